@@ -1,0 +1,107 @@
+"""The ``inkpaint`` command (also ``python -m core``).
+
+Errors a user can fix print one line, ``inkpaint: error: ...``, and exit 1; usage errors exit
+2; Ctrl-C exits 130. Output frames are written atomically, and nothing is written unless every
+input checked out first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import InkpaintError
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="lite",
+                   help="weights name in weights/ (lite, paper) or a .safetensors path")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inkpaint", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"inkpaint {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("colorize", help="colour a shot of line-art frames from references")
+    p.add_argument("--lineart", required=True,
+                   help="line-art frames: name.####.png, name.%%04d.png or a folder")
+    p.add_argument("--ref", action="append", default=[], metavar="FRAME=COLOR[,LINEART]",
+                   help="a painted reference frame (repeat); sheet=COLOR,LINEART for a model "
+                        "sheet outside the shot")
+    p.add_argument("--out", required=True, help="output pattern (name.####.png) or folder")
+    p.add_argument("--frames", help="frame range A-B to write (default: the whole shot)")
+    _add_model_args(p)
+    p.add_argument("--size", type=int, help="working resolution, long side (default: preset)")
+    p.add_argument("-k", "--refs-per-frame", type=int, default=2, dest="k",
+                   help="references used per frame (K)")
+    p.add_argument("--no-temporal", action="store_true", help="skip the temporal network")
+    p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8,
+                   help="PNG/TIFF bit depth")
+
+    p = sub.add_parser("export", help="export the generators for ONNX Runtime")
+    p.add_argument("--model", default="lite")
+
+    p = sub.add_parser("info", help="presets, weights, FLOPs and available devices")
+    p.add_argument("--model", default="lite")
+
+    p = sub.add_parser("bench", help="speed and memory benchmark (prints a table)")
+    p.add_argument("--presets", default="lite,paper")
+    p.add_argument("--backends", default="torch,onnx")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--frames", type=int, default=8)
+
+    p = sub.add_parser("train", help="train the networks (stage 1: G and D, 2: temporal)")
+    p.add_argument("--preset", default="lite")
+    p.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
+    p.add_argument("--stage", type=int, choices=[1, 2], default=1)
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--init", help="weights to start from (stage 2, fine-tuning)")
+    p.add_argument("--vgg-side", type=int, help="downsample VGG inputs to this side")
+    p.add_argument("--threads", type=int, default=2)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "colorize":
+            from .commands.colorize import run_colorize
+
+            return run_colorize(args)
+        if args.command == "export":
+            from .engine.export import export_onnx
+
+            for path in export_onnx(args.model):
+                if path is not None:
+                    print(path)
+            return 0
+        if args.command == "info":
+            from .commands.info import run_info
+
+            return run_info(args)
+        if args.command == "bench":
+            from .commands.bench import run_bench
+
+            return run_bench(args)
+        if args.command == "train":
+            from .train.trainer import Trainer, TrainOptions
+
+            opts = TrainOptions(preset=args.preset, run_dir=args.run, stage=args.stage,
+                                steps=args.steps, batch=args.batch, init=args.init,
+                                vgg_side=args.vgg_side, threads=args.threads)
+            Trainer(opts).run(progress=lambda line: print(line, flush=True))
+            return 0
+    except InkpaintError as exc:
+        print(f"inkpaint: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("inkpaint: interrupted", file=sys.stderr, flush=True)
+        return 130
+    return 2

@@ -1,0 +1,1 @@
+"""Training data for the colourisation networks (procedurally generated cel shots)."""

@@ -1,0 +1,1 @@
+"""Inference: reference planning, backends (PyTorch / ONNX Runtime), the streaming Colorizer."""

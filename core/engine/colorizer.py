@@ -1,0 +1,187 @@
+"""The ``Colorizer``: a shot of line-art frames plus a few painted references in, coloured
+frames out, in frame order, streaming (only one temporal window of frames is in memory).
+
+Every input the run needs is checked before the first frame is produced (existence, decoding,
+sizes, reference ranges), so a bad frame 900 of 1000 stops the run before anything is
+written, with one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InkpaintError
+from ..frames import format_frames
+from ..imageio import read_color, read_image
+from ..inputs import from_net, line_planes, to_net
+from ..preprocess import Fit, fit, line_art, unfit
+from .backends import Backend, make_backend
+from .plan import Reference, Window, plan_windows, select_refs, validate_refs
+
+
+@dataclass
+class ColoredFrame:
+    frame: int
+    rgb: np.ndarray  # HxWx3 float32 sRGB [0, 1], the line art's native size
+    is_reference: bool  # True: the painted reference itself, passed through
+
+
+Progress = Callable[[int, int], None]  # (frames done, frames total)
+
+
+class Colorizer:
+    """Colours shots with one loaded model; reuse it across shots to load weights once."""
+
+    def __init__(self, model: str = "lite", backend: str = "torch", device: str = "auto",
+                 size: int | None = None, k: int = 2, temporal: bool = True,
+                 expect_preset: str | None = None) -> None:
+        self.backend: Backend = make_backend(backend, model, device, expect_preset)
+        self.cfg = self.backend.cfg
+        self.size = size or self.cfg.size
+        if self.size < 32:
+            raise InkpaintError(f"--size {self.size} is too small: use 32 or more")
+        if not 1 <= k <= self.cfg.max_refs:
+            raise InkpaintError(f"K = {k} references per frame is not supported: "
+                                f"use 1 to {self.cfg.max_refs}")
+        self.k = k
+        self.temporal = temporal and self.cfg.ablation.temporal
+
+    # ---- public API -------------------------------------------------------------------------
+
+    def colorize(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
+                 frames: Iterable[int] | None = None,
+                 progress: Progress | None = None) -> Iterator[ColoredFrame]:
+        """Coloured frames of ``frames`` (default: the whole shot), in order.
+
+        ``lineart`` maps frame numbers to line-art files (a ``FrameSequence`` works)."""
+        shot = sorted(lineart)
+        if not shot:
+            raise InkpaintError("the line-art sequence is empty")
+        wanted = sorted(set(frames)) if frames is not None else list(range(shot[0], shot[-1] + 1))
+        validate_refs(refs, shot)
+        windows = [w for w in plan_windows(shot, refs, self.cfg.temporal.window)
+                   if set(w.targets) & set(wanted)]
+        ref_at = {r.frame: r for r in refs if r.frame is not None}
+        shape = self._preflight(lineart, refs, windows, wanted)
+        run = _Run(self, lineart, shape)
+        pending = sorted(set(wanted) & set(ref_at))
+        done = 0
+        for w in windows:
+            for f, rgb in run.window(w, refs):
+                while pending and pending[0] < f:
+                    yield ColoredFrame(pending[0], run.reference_rgb(ref_at[pending.pop(0)]),
+                                       True)
+                    done += 1
+                if f in wanted:
+                    yield ColoredFrame(f, rgb, False)
+                    done += 1
+                if progress:
+                    progress(done, len(wanted))
+        for f in pending:
+            yield ColoredFrame(f, run.reference_rgb(ref_at[f]), True)
+            done += 1
+            if progress:
+                progress(done, len(wanted))
+
+    # ---- checks before any output -----------------------------------------------------------
+
+    def _preflight(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
+                   windows: Sequence[Window], wanted: Sequence[int]) -> tuple[int, int]:
+        missing = [f for f in wanted if f not in lineart]
+        if missing:
+            raise InkpaintError(f"line-art frames {format_frames(missing)} are missing")
+        needed = set(wanted)
+        for w in windows:
+            needed |= set(w.frames)
+        needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
+        shape = None
+        for f in sorted(needed):
+            hw = read_image(lineart[f]).pixels.shape[:2]
+            if shape is None:
+                shape, first = hw, f
+            elif hw != shape:
+                raise InkpaintError(
+                    f"line-art frame {f} is {hw[1]}x{hw[0]} but frame {first} is "
+                    f"{shape[1]}x{shape[0]}: all frames of a shot must have one size"
+                )
+        for r in refs:
+            read_color(r.color)
+            if r.lineart is not None:
+                read_image(r.lineart)
+        return shape
+
+
+class _Run:
+    """State of one colorize call: the letterbox and the prepared references."""
+
+    def __init__(self, owner: Colorizer, lineart: Mapping[int, Path], shape: tuple[int, int]):
+        self.owner, self.lineart, self.shape = owner, lineart, shape
+        blank = np.ones(shape, np.float32)
+        self.fit: Fit = fit(blank, owner.size, multiple=8, pad_value=1.0)[1]
+        self.prepared = lru_cache(maxsize=16)(self._prepare_ref)
+
+    def planes(self, path: Path) -> np.ndarray:
+        """[2, H, W] network planes of a line-art file, letterboxed like the shot."""
+        line, _ = line_art(read_image(path).pixels)
+        return line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max)
+
+    def _fit(self, img: np.ndarray, pad_value: float | None) -> np.ndarray:
+        """Into the shot's canvas; images of another size (model sheets) are letterboxed."""
+        out, spec = fit(img, self.owner.size, multiple=8, pad_value=pad_value)
+        if spec.padded == self.fit.padded:
+            return out
+        return _to_canvas(img, self.fit.padded, pad_value)
+
+    def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
+        rgb, _ = read_color(ref.color)
+        lines = self.planes(ref.lineart or self.lineart[ref.frame])
+        return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
+
+    def reference_rgb(self, ref: Reference) -> np.ndarray:
+        rgb, _ = read_color(ref.color)
+        if rgb.shape[:2] != self.shape:
+            rgb = unfit(self._fit(rgb, None), self.fit)
+        return rgb
+
+    def window(self, w: Window, refs: Sequence[Reference]) -> list[tuple[int, np.ndarray]]:
+        """Colour one window's targets: G per reference set, then T over the window."""
+        o = self.owner
+        planes = {f: self.planes(self.lineart[f]) for f in w.targets}
+        colours: dict[int, np.ndarray] = {}
+        groups: dict[tuple[Reference, ...], list[int]] = {}
+        for f in w.targets:
+            groups.setdefault(select_refs(f, refs, o.k), []).append(f)
+        for chosen, fs in groups.items():
+            ref_planes, ref_colours = zip(*(self.prepared(r) for r in chosen))
+            out = o.backend.colour(np.stack([planes[f] for f in fs]), np.stack(ref_planes),
+                                   np.stack(ref_colours))
+            colours.update(zip(fs, out))
+        if o.temporal:
+            order = w.frames
+            ends = {r.frame: r for r in (w.left, w.right) if r is not None}
+            lines = np.stack([planes[f][:1] if f in planes else self.prepared(ends[f])[0][:1]
+                              for f in order])
+            cols = np.stack([colours[f] if f in colours else self.prepared(ends[f])[1]
+                             for f in order])
+            refined = o.backend.temporal(lines, cols, np.array([f in ends for f in order]))
+            colours = {f: c for f, c in zip(order, refined) if f not in ends}
+        return [(f, unfit(from_net(colours[f]).transpose(1, 2, 0), self.fit))
+                for f in w.targets]
+
+
+def _to_canvas(img: np.ndarray, canvas: tuple[int, int], pad_value: float | None) -> np.ndarray:
+    """Letterbox an image of another aspect ratio into the shot's canvas."""
+    h, w = img.shape[:2]
+    scale = min(canvas[0] / h, canvas[1] / w)
+    out = fit(img, max(1, int(max(h, w) * scale)), multiple=1, pad_value=pad_value)[0]
+    out = out[: canvas[0], : canvas[1]]
+    ph, pw = canvas[0] - out.shape[0], canvas[1] - out.shape[1]
+    pads = [(ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)] + [(0, 0)] * (img.ndim - 2)
+    if pad_value is None:
+        return np.pad(out, pads, mode="edge")
+    return np.pad(out, pads, mode="constant", constant_values=pad_value)

@@ -1,0 +1,50 @@
+"""Export of the generators for runtimes without PyTorch: ONNX (ONNX Runtime in Blender, Nuke
+and on farms) with dynamic batch, K, frame count and frame size."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+import torch
+
+from ..card import read_card
+from ..weights import load_weights
+from .backends import SHA_KEY, onnx_paths
+
+OPSET = 17
+
+
+def _export(net: torch.nn.Module, args: tuple, names: list[str], dynamic: dict, path: Path,
+            sha: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.onnx.export(net, args, str(tmp), input_names=names, output_names=["y"],
+                      dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+    model = onnx.load(str(tmp))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = SHA_KEY, sha
+    onnx.save(model, str(tmp))
+    os.replace(tmp, path)
+
+
+def export_onnx(model: str) -> tuple[Path, Path | None]:
+    """Write ``<weights>.G.onnx`` and ``<weights>.T.onnx`` beside the weights file."""
+    path, card = read_card(model)
+    gens = load_weights(str(path))
+    g_path, t_path = onnx_paths(path)
+    h = w = 64
+    x = torch.zeros(2, 1, h, w)
+    refs = (torch.zeros(1, 2, 1, h, w), torch.zeros(1, 2, 1, h, w), torch.zeros(1, 2, 3, h, w))
+    img = {0: "B", 2: "H", 3: "W"}
+    ref = {1: "K", 3: "H", 4: "W"}
+    _export(gens.G, (x, x, *refs), ["x", "d", "xr", "dr", "yr"],
+            {"x": img, "d": img, "xr": ref, "dr": ref, "yr": ref, "y": img}, g_path,
+            card["sha256"])
+    if gens.T is None:
+        return g_path, None
+    seq = {2: "T", 3: "H", 4: "W"}
+    s = torch.zeros(1, 1, 4, h, w)
+    _export(gens.T, (s, torch.zeros(1, 3, 4, h, w), s), ["lines", "colors", "is_ref"],
+            {"lines": seq, "colors": seq, "is_ref": seq, "y": seq}, t_path, card["sha256"])
+    return g_path, t_path

@@ -1,0 +1,265 @@
+"""Frame sequences the way animators and render farms name them.
+
+A sequence is given as a pattern, ``shots/a.####.png`` or ``shots/a.%04d.png``, or as a
+folder. The token's width is the zero padding, exactly as ``%0Nd`` formats it: ``####`` finds
+``a.0009.png``, ``a.0010.png`` and ``a.10000.png`` but not ``a.009.png``, and a single ``#``
+(or ``%d``) means unpadded. Frames are always ordered by number, never by file name.
+
+A folder holds one sequence: its image files whose names end with a frame number right before
+the extension, grouped by what comes before the number and by the extension. The biggest group
+wins; hidden files (macOS '._' copies, temp files) and numbered strays (one file of some other
+name) are ignored, but a second group of two or more files means two sequences were mixed,
+and that is an error rather than a guess.
+"""
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InkpaintError
+
+IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".hdr"})
+
+_TOKEN = re.compile(r"#+|%0?([0-9]*)d")
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<digits>[0-9]+)(?P<ext>\.[^.]+)$")
+_RANGE = re.compile(r"^\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?$")
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    folder: Path
+    prefix: str
+    padding: int
+    suffix: str
+
+    def path(self, frame: int) -> Path:
+        return self.folder / f"{self.prefix}{frame:0{self.padding}d}{self.suffix}"
+
+    def frame_of(self, name: str) -> int | None:
+        """The frame number a file name stands for, if it is exactly what ``path`` makes."""
+        if not (name.startswith(self.prefix) and name.endswith(self.suffix)):
+            return None
+        digits = name[len(self.prefix) : len(name) - len(self.suffix)]
+        if not (digits.isascii() and digits.isdigit()):
+            return None
+        frame = int(digits)
+        return frame if digits == f"{frame:0{self.padding}d}" else None
+
+    def __str__(self) -> str:
+        return str(self.folder / f"{self.prefix}{'#' * self.padding}{self.suffix}")
+
+
+def _parse_pattern(pattern: str | os.PathLike) -> _Pattern | None:
+    """Split ``dir/name.####.ext`` into its parts; None when the name has no frame token."""
+    path = Path(pattern)
+    name = path.name
+    matches = list(_TOKEN.finditer(name))
+    if not matches:
+        return None
+    token = matches[-1]  # the frame number is the last token in the name
+    if token.group(0).startswith("#"):
+        padding = len(token.group(0))
+    else:
+        padding = max(int(token.group(1) or 1), 1)
+    return _Pattern(path.parent, name[: token.start()], padding, name[token.end() :])
+
+
+class FrameSequence:
+    """The existing frames of one input sequence, found on disk when it is built."""
+
+    def __init__(self, pattern: str | os.PathLike) -> None:
+        parsed = _parse_pattern(pattern)
+        if parsed is None:
+            if not Path(pattern).is_dir():
+                raise InkpaintError(
+                    f"'{pattern}' is neither a frame pattern nor a folder; "
+                    "use e.g. shots/a.####.png, shots/a.%04d.png or the folder of frames"
+                )
+            parsed = _discover(Path(pattern))
+        self._pattern = parsed
+        self.frames: list[int] = _existing_frames(parsed)
+        self._frame_set = set(self.frames)
+
+    @property
+    def pattern(self) -> str:
+        """The sequence as a ``####`` pattern, for messages and for naming outputs."""
+        return str(self._pattern)
+
+    @property
+    def prefix(self) -> str:
+        return self._pattern.prefix
+
+    @property
+    def padding(self) -> int:
+        return self._pattern.padding
+
+    @property
+    def suffix(self) -> str:
+        return self._pattern.suffix
+
+    def path(self, frame: int) -> Path:
+        return self._pattern.path(frame)
+
+    def select(self, frames: Iterable[int] | None = None) -> list[int]:
+        """The requested frames (all when None), sorted; every one of them must exist."""
+        if frames is None:
+            return list(self.frames)
+        wanted = sorted(set(frames))
+        missing = [f for f in wanted if f not in self._frame_set]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            noun = "frame" if len(missing) == 1 else "frames"
+            raise InkpaintError(
+                f"{noun} {format_frames(missing)} {verb} missing from {self.pattern}; "
+                "render them or choose another frame range"
+            )
+        return wanted
+
+    def __contains__(self, frame: object) -> bool:
+        return frame in self._frame_set
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.frames)
+
+    def __repr__(self) -> str:
+        return f"FrameSequence({self.pattern!r}, {len(self)} frames)"
+
+
+def _existing_frames(pattern: _Pattern) -> list[int]:
+    if not pattern.folder.is_dir():
+        raise InkpaintError(f"folder {pattern.folder} does not exist (looking for {pattern})")
+    with os.scandir(pattern.folder) as entries:
+        found = [(pattern.frame_of(e.name), e) for e in entries]
+    frames = sorted(f for f, e in found if f is not None and e.is_file())
+    if not frames:
+        raise InkpaintError(f"no files match {pattern}; check the folder and the name pattern")
+    return frames
+
+
+def _discover(folder: Path) -> _Pattern:
+    """Find the one numbered image sequence in ``folder`` (rules in the module docstring)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            m = None if entry.name.startswith(".") else _NUMBERED.match(entry.name)
+            if m and m["ext"].lower() in IMAGE_EXTS and entry.is_file():
+                groups.setdefault((m["prefix"], m["ext"]), []).append(m["digits"])
+    if not groups:
+        raise InkpaintError(
+            f"no numbered image files in folder {folder}; frames must be named like name.0001.png"
+        )
+    ranked = sorted(groups.items(), key=lambda kv: len(kv[1]), reverse=True)
+    if len(ranked) > 1 and (len(ranked[1][1]) > 1 or len(ranked[0][1]) == 1):
+        names = ", ".join(f"{prefix}#{ext}" for (prefix, ext), _ in ranked[:3])
+        raise InkpaintError(
+            f"folder {folder} mixes several sequences ({names}); "
+            "give a pattern such as folder/name.####.png instead of the folder"
+        )
+    (prefix, ext), digits = ranked[0]
+    padding = min(len(d) for d in digits)
+    if any(d != f"{int(d):0{padding}d}" for d in digits):
+        raise InkpaintError(
+            f"frames {prefix}#{ext} in folder {folder} mix zero paddings; "
+            "rename them to one padding or give a pattern"
+        )
+    return _Pattern(folder, prefix, padding, ext)
+
+
+class OutputPattern:
+    """Where output frames go: a ``####``/``%04d`` pattern, or a folder.
+
+    For a folder, each frame is named like the input sequence (``like``): its name up to the
+    frame number, the same padding, and always ``.png``; give a full pattern to choose another
+    name or format. Nothing is checked on disk here: the folder may not exist yet.
+    """
+
+    def __init__(self, pattern: str | os.PathLike, like: FrameSequence | None = None) -> None:
+        parsed = _parse_pattern(pattern)
+        if parsed is None:
+            parsed = self._in_folder(Path(pattern), like)
+        self._pattern = parsed
+
+    @staticmethod
+    def _in_folder(folder: Path, like: FrameSequence | None) -> _Pattern:
+        if folder.suffix.lower() in IMAGE_EXTS:
+            raise InkpaintError(
+                f"output '{folder}' has no frame number; "
+                f"use e.g. {folder.with_suffix('')}.####{folder.suffix} or a folder"
+            )
+        if like is None:
+            raise InkpaintError(
+                f"output folder {folder} needs an input sequence to name its frames; "
+                "give a pattern such as out/name.####.png"
+            )
+        return _Pattern(folder, like.prefix, like.padding, ".png")
+
+    @property
+    def pattern(self) -> str:
+        return str(self._pattern)
+
+    @property
+    def folder(self) -> Path:
+        return self._pattern.folder
+
+    def path(self, frame: int) -> Path:
+        return self._pattern.path(frame)
+
+    def __repr__(self) -> str:
+        return f"OutputPattern({self.pattern!r})"
+
+
+def parse_frame_range(text: str) -> range:
+    """``"1001-1048"`` or ``"7"`` (both ends included) as a ``range``; frames are >= 0."""
+    m = _RANGE.match(text)
+    if m is None:
+        raise InkpaintError(
+            f"bad frame range '{text}': write START-END (e.g. 1001-1048) or one frame number"
+        )
+    start = int(m[1])
+    end = int(m[2]) if m[2] is not None else start
+    if start > end:
+        raise InkpaintError(f"bad frame range '{text}': the start must not be after the end")
+    return range(start, end + 1)
+
+
+def format_frames(frames: Iterable[int], limit: int = 8) -> str:
+    """Compact one-line list, ``"12-14, 20"``; runs past ``limit`` are summarised."""
+    runs: list[list[int]] = []
+    for f in sorted(set(frames)):
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs[:limit]]
+    if len(runs) > limit:
+        parts.append(f"and {len(runs) - limit} more runs")
+    return ", ".join(parts)
+
+
+def check_no_overwrite(
+    inputs: Iterable[str | os.PathLike], output: OutputPattern, frames: Iterable[int]
+) -> None:
+    """Refuse before any work starts if an output frame would replace one of the user's
+    source files. Files are compared by identity (device and inode), so symlinks, hard links,
+    '..' and case-insensitive file systems cannot sneak past."""
+    sources = {_identity(p) for p in inputs} - {None}
+    for frame in frames:
+        target = output.path(frame)
+        if _identity(target) in sources:
+            raise InkpaintError(
+                f"output {target} is one of the input files; write to another folder or "
+                "name (Inkpaint never overwrites its sources)"
+            )
+
+
+def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

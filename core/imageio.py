@@ -1,0 +1,255 @@
+"""Reading and writing frames for the CLI and the Blender and Nuke adapters.
+
+Everything here turns file-level trouble (missing, corrupt, truncated, unknown format) into a
+one-line ``InkpaintError`` that names the file, because a render farm log or an artist's
+status bar is where these messages end up.
+
+EXR goes through the ``OpenEXR`` package when it is installed: the opencv-python 5 wheels are
+built without OpenEXR, so cv2 alone cannot read the scene-linear frames that Blender and Nuke
+write. A cv2 build that does have OpenEXR (opencv-python 4.x, for instance) is used as a
+fallback, which is why the environment switch below is set.
+"""
+
+import io
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# OpenCV builds with OpenEXR refuse to touch EXR files unless this is set before cv2 is
+# imported (a guard added after CVE-2019-5063). setdefault keeps a user's explicit "0".
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+
+import cv2  # after the switch above: ruff's E402 allows os.environ changes between imports
+
+from .errors import InkpaintError
+
+try:
+    import OpenEXR
+except ImportError:  # optional: the cv2 fallback or a clear error takes over
+    OpenEXR = None
+
+_EXR_MAGIC = b"\x76\x2f\x31\x01"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"IEND\xaeB`\x82"
+_JPEG_MAGIC = b"\xff\xd8"
+_HDR_MAGIC = b"#?"
+_JPEG_EXTS = (".jpg", ".jpeg")
+_WRITE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
+
+
+@dataclass(frozen=True, eq=False)
+class Image:
+    """Pixels exactly as stored, so callers decide about colour space and alpha.
+
+    ``pixels`` is float32 HxWxC in RGB(A) order with C in (1, 3, 4); integer formats are
+    scaled to [0, 1], float formats keep their values. ``linear`` is True for EXR and HDR
+    (scene-linear by convention), False for display-referred sRGB files.
+    """
+
+    pixels: np.ndarray
+    linear: bool
+    bit_depth: int
+
+
+def srgb_to_linear(a: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 decoding. Negatives clip to 0; above 1 the power segment simply goes on,
+    so the curve stays smooth, monotonic and exactly invertible for HDR values."""
+    s = np.maximum(np.asarray(a, dtype=np.float32), np.float32(0))
+    high = np.power((s + np.float32(0.055)) / np.float32(1.055), np.float32(2.4))
+    return np.where(s <= 0.04045, s / np.float32(12.92), high).astype(np.float32)
+
+
+def linear_to_srgb(a: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 encoding, the inverse of ``srgb_to_linear`` (same extension above 1)."""
+    v = np.maximum(np.asarray(a, dtype=np.float32), np.float32(0))
+    high = np.float32(1.055) * np.power(v, np.float32(1 / 2.4)) - np.float32(0.055)
+    return np.where(v <= 0.0031308, v * np.float32(12.92), high).astype(np.float32)
+
+
+def read_image(path: str | os.PathLike) -> Image:
+    """Read any supported image; raise ``InkpaintError`` for anything a user must fix."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if data[:4] == _EXR_MAGIC:
+        return Image(_decode_exr(data, path), linear=True, bit_depth=32)
+    if _is_truncated(data):
+        raise _unreadable(path, "file is truncated (an interrupted render or copy?)")
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.size == 0:
+        raise _unreadable(path, "file is corrupt or not an image")
+    return _from_cv2(decoded, path, linear=data.startswith(_HDR_MAGIC))
+
+
+def read_color(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour for the network: HxWx3 sRGB in [0, 1] plus straight alpha (HxW) or None.
+
+    Linear files are encoded to sRGB first; values outside [0, 1] are clipped because the
+    networks were trained on display-referred colour. Colour under alpha = 0 is kept as stored.
+    """
+    img = read_image(path)
+    px = img.pixels
+    alpha = np.clip(px[..., 3], 0.0, 1.0) if px.shape[2] == 4 else None
+    rgb = np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px[..., :3]
+    if img.linear:
+        rgb = linear_to_srgb(rgb)
+    return np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32), alpha
+
+
+def write_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    *,
+    linear_out: bool | None = None,
+    bit_depth: int = 8,
+) -> None:
+    """Write sRGB colour (HxWx3, [0, 1]) atomically; the format follows the extension.
+
+    ``linear_out`` converts sRGB to linear before writing; None means "linear for EXR only".
+    ``bit_depth`` (8 or 16) applies to PNG and TIFF; JPEG is 8-bit and has no alpha; EXR is
+    always float32. Alpha is written straight (not premultiplied) and never converted.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in _WRITE_EXTS:
+        raise InkpaintError(
+            f"cannot write {path}: unknown image type '{path.suffix}'; "
+            f"use one of {', '.join(_WRITE_EXTS)}"
+        )
+    rgb = np.asarray(rgb, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"write_image wants HxWx3 colour, got shape {rgb.shape}")
+    if ext == ".exr" if linear_out is None else linear_out:
+        rgb = srgb_to_linear(rgb)
+    px = rgb if alpha is None else np.dstack([rgb, np.asarray(alpha, dtype=np.float32)])
+    data = _encode_exr(px) if ext == ".exr" else _encode_cv2(px, ext, bit_depth, path)
+    _atomic_write(path, data)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise _unreadable(path, "file does not exist; check the path and frame number", "")
+    if path.is_dir():
+        raise _unreadable(path, "it is a folder, not an image file", "")
+    try:
+        data = np.fromfile(path, dtype=np.uint8).tobytes()
+    except OSError as exc:
+        raise _unreadable(path, f"{exc.strerror or exc}; check its permissions", "") from exc
+    if not data:
+        raise _unreadable(path, "file is empty")
+    return data
+
+
+def _unreadable(path: Path, why: str, fix: str = "; re-render or replace it") -> InkpaintError:
+    return InkpaintError(f"cannot read image {path}: {why}{fix}")
+
+
+def _is_truncated(data: bytes) -> bool:
+    """Some decoder builds return the top of a cut-off file without complaint; the end
+    markers tell (a JPEG's last end-of-image must follow its last start-of-scan)."""
+    if data.startswith(_PNG_MAGIC):
+        return _PNG_IEND not in data
+    if data.startswith(_JPEG_MAGIC):
+        return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+    return False
+
+
+def _from_cv2(decoded: np.ndarray, path: Path, linear: bool) -> Image:
+    scale = {np.uint8: 255.0, np.uint16: 65535.0, np.float32: 1.0}.get(decoded.dtype.type)
+    if scale is None:
+        raise _unreadable(path, f"unsupported pixel type {decoded.dtype}", "; save it as PNG")
+    px = decoded.astype(np.float32) / np.float32(scale)
+    if px.ndim == 2:
+        px = px[..., None]
+    elif px.shape[2] in (3, 4):
+        px = cv2.cvtColor(px, cv2.COLOR_BGR2RGB if px.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+    else:
+        raise _unreadable(path, f"{px.shape[2]}-channel images are not supported", "")
+    depth = {255.0: 8, 65535.0: 16}.get(scale, 32)
+    return Image(np.ascontiguousarray(px), linear=linear, bit_depth=depth)
+
+
+def _decode_exr(data: bytes, path: Path) -> np.ndarray:
+    if OpenEXR is None:
+        if not cv2.haveImageReader(str(path)):
+            raise _no_exr_support(path)
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if decoded is None or decoded.size == 0:
+            raise _unreadable(path, "EXR file is corrupt or truncated")
+        return _from_cv2(decoded.astype(np.float32), path, linear=True).pixels
+    try:
+        channels = OpenEXR.File(io.BytesIO(data)).channels()
+        px = _pick_exr_layer({name: ch.pixels for name, ch in channels.items()})
+    except (RuntimeError, ValueError) as exc:
+        raise _unreadable(path, "EXR file is corrupt or truncated") from exc
+    if px is None:
+        raise _unreadable(path, f"no RGB, RGBA or Y layer (found {', '.join(channels)})", "")
+    return np.ascontiguousarray(px if px.ndim == 3 else px[..., None], dtype=np.float32)
+
+
+def _pick_exr_layer(layers: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Plain RGBA/RGB/Y first, then the first colour layer (Blender's 'ViewLayer.Combined')."""
+    for name in ("RGBA", "RGB", "Y"):
+        if name in layers:
+            return layers[name]
+    colour = [a for a in layers.values() if a.ndim == 3 and a.shape[2] in (3, 4)]
+    return colour[0] if colour else None
+
+
+def _encode_exr(px: np.ndarray) -> bytes:
+    px = np.ascontiguousarray(px, dtype=np.float32)
+    if OpenEXR is None:
+        if not cv2.haveImageWriter(".exr"):
+            raise _no_exr_support(None)
+        flags = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_FLOAT]
+        return _cv2_encode(".exr", _to_bgr(px), flags)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    stream = io.BytesIO()
+    OpenEXR.File(header, {"RGBA" if px.shape[2] == 4 else "RGB": px}).write(stream)
+    return stream.getvalue()
+
+
+def _no_exr_support(path: Path | None) -> InkpaintError:
+    what = f"cannot read image {path}" if path else "cannot write EXR"
+    return InkpaintError(f"{what}: EXR support is missing; run 'pip install OpenEXR'")
+
+
+def _encode_cv2(px: np.ndarray, ext: str, bit_depth: int, path: Path) -> bytes:
+    if bit_depth not in (8, 16) or (bit_depth == 16 and ext in _JPEG_EXTS):
+        raise InkpaintError(f"cannot write {path}: {bit_depth}-bit is not possible for {ext}")
+    if px.shape[2] == 4 and ext in _JPEG_EXTS:
+        raise InkpaintError(f"cannot write {path}: JPEG has no alpha; write .png or .exr")
+    top = 255.0 if bit_depth == 8 else 65535.0
+    ints = np.round(np.clip(px, 0.0, 1.0) * top).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    flags = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in _JPEG_EXTS else []
+    return _cv2_encode(ext, _to_bgr(ints), flags)
+
+
+def _to_bgr(px: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(px, cv2.COLOR_RGB2BGR if px.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+
+
+def _cv2_encode(ext: str, px: np.ndarray, flags: list[int]) -> bytes:
+    ok, buf = cv2.imencode(ext, px, flags)
+    if not ok:
+        raise InkpaintError(f"cannot encode a {px.shape[1]}x{px.shape[0]} image as {ext}")
+    return buf.tobytes()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """A reader (or a crash) never sees half a frame: write a hidden temp file next to the
+    target, then rename it over the target in one step. The temp file is opened with plain
+    ``open`` (not mkstemp) so the result gets the user's usual permissions."""
+    tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InkpaintError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)  # gone already after a successful replace

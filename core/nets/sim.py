@@ -1,0 +1,54 @@
+"""Sim, the similarity-based colour transform layer (sec. 3.3, Fig. 3, eqs. 3-5).
+
+For each reference i, learned masks from the concatenated distance-field features
+    m_i = sigmoid(Conv(f_di (+) f_d)),   n_i = sigmoid(Conv(f_di (+) f_d))        (3), (4)
+select confident reference colour features f_myi = f_yi * m_i. The matching-based transform
+feature f_mat comes from a non-local match of the target against ALL K references at once:
+1x1 convs reduce channels to C/8, M_i = f_d . f_di^T, the M_i are concatenated and one softmax
+runs over the K*h*w reference positions, f_mat = f_C . M~ (then a 1x1 conv back to C, as in
+non-local blocks, since eq. 5 mixes f_mat with C-channel features). Finally
+    f_sim = 1/K * sum_i ((1 - n_i) * f_mat + f_myi * n_i)                          (5)
+(the paper writes 1/2 for its K = 2). Mean and one joint softmax make f_sim independent of
+the order the references are given in.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Sim(nn.Module):
+    def __init__(self, c: int, reduction: int = 8) -> None:
+        super().__init__()
+        cr = max(1, c // reduction)
+        self.mask_m = nn.Conv2d(2 * c, c, 3, padding=1)
+        self.mask_n = nn.Conv2d(2 * c, c, 3, padding=1)
+        self.query = nn.Conv2d(c, cr, 1)  # target distance-field features f_d
+        self.key = nn.Conv2d(c, cr, 1)  # reference distance-field features f_di
+        self.value = nn.Conv2d(c, cr, 1)  # reference colour features f_yi -> f_C
+        self.out = nn.Conv2d(cr, c, 1)
+
+    def forward(self, fd: torch.Tensor, fdr: torch.Tensor, fyr: torch.Tensor) -> torch.Tensor:
+        """fd: [B, C, h, w] target; fdr, fyr: [B, K, C, h, w] references. Returns f_sim."""
+        b, k, c, h, w = fdr.shape
+        pair = torch.cat([fdr, fd.unsqueeze(1).expand(b, k, c, h, w)], dim=2).flatten(0, 1)
+        m = torch.sigmoid(self.mask_m(pair)).view(b, k, c, h, w)
+        n = torch.sigmoid(self.mask_n(pair)).view(b, k, c, h, w)
+        f_my = fyr * m
+
+        q = self.query(fd).flatten(2).transpose(1, 2)  # [B, hw, C~]
+        keys = self._per_ref_tokens(self.key, fdr)  # [B, K*hw, C~]
+        vals = self._per_ref_tokens(self.value, fyr)  # [B, K*hw, C~]
+        # softmax(q . keys^T) . vals with no 1/sqrt(d) scaling: exactly M~ and f_C . M~ of the
+        # paper, computed by the fused kernel so a 512 px frame does not materialise M~.
+        f_mat = F.scaled_dot_product_attention(q, keys, vals, scale=1.0)
+        f_mat = self.out(f_mat.transpose(1, 2).reshape(b, -1, h, w)).unsqueeze(1)
+        return ((1 - n) * f_mat + f_my * n).mean(dim=1)
+
+    @staticmethod
+    def _per_ref_tokens(conv: nn.Conv2d, f: torch.Tensor) -> torch.Tensor:
+        b, k = f.shape[:2]
+        t = conv(f.flatten(0, 1))  # [B*K, C~, h, w]
+        return t.flatten(2).transpose(1, 2).reshape(b, -1, t.shape[1])

@@ -1,0 +1,143 @@
+"""Turning the line art and colour frames users have into what the networks were trained on.
+
+The networks expect clean line images (white paper, black ink), distance field maps made from
+them (paper sec. 3.1, after SketchyGAN: lines are sparse, distances make matching between
+frames easier) and sizes that are multiples of the encoder's stride. Real inputs are scans on
+grey, noisy paper, Grease Pencil renders on transparency, coloured shadow and highlight lines
+or white-on-black exports; this module removes those differences.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_INVERT_BELOW = 0.5  # median brightness under which an image is taken as white-on-black
+_INK_PERCENTILE = 0.1  # the darkest 0.1 % of pixels set the ink level...
+_MIN_INK_CONTRAST = 0.25  # ...if they are at least this much darker than the paper
+_NOISE_SIGMAS = 3.0  # paper grain within this many standard deviations is not ink
+
+
+def line_art(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Line image (1 = paper, 0 = ink) and line mask (coverage, 1 = line) from any line art.
+
+    ``img`` is float32 HxWxC (C in 1, 3, 4), e.g. ``read_image(path).pixels``. The rule:
+
+    1. alpha (C = 4) is straight and composited over white, so only what was drawn counts and
+       the colour stored under transparent pixels is ignored (also right for premultiplied
+       black ink);
+    2. if the median pixel is dark (brightest channel < 0.5) the image is white-on-black and
+       is inverted;
+    3. each channel is divided by its median, the paper colour, so grey or cream paper becomes
+       white; ink is then how far the *darkest* channel falls below the paper level (the
+       median), which makes saturated coloured lines (red shadow, blue highlight lines)
+       full-strength ink like black ones;
+    4. the darkest 0.1 % of pixels set the ink level (when clearly darker than the paper), so
+       scanned grey-black ink becomes full coverage;
+    5. paper grain within 3 robust standard deviations (MAD) of the paper level is dropped
+       and what is left is rescaled, so anti-aliased edges keep fractional coverage; clean
+       digital line art has no grain and keeps its anti-aliasing exactly.
+
+    It assumes roughly neutral paper and line art that covers less than half the image.
+    """
+    rgb = _over_white(np.asarray(img, dtype=np.float32))
+    if np.median(rgb.max(axis=2)) < _INVERT_BELOW:
+        rgb = 1.0 - rgb
+    paper = np.maximum(np.median(rgb.reshape(-1, 3), axis=0), 0.05)
+    v = (rgb / paper).min(axis=2)
+    level = float(np.median(v))
+    ink = float(np.percentile(v, _INK_PERCENTILE))
+    span = max(level - ink if level - ink >= _MIN_INK_CONTRAST else level, 1e-6)
+    sigma = 1.4826 * float(np.median(np.abs(v - level)))  # robust spread of the paper grain
+    floor = min(_NOISE_SIGMAS * sigma / span, 0.5)
+    coverage = np.clip((level - v) / span, 0.0, 1.0)
+    mask = np.clip((coverage - floor) / (1.0 - floor), 0.0, 1.0).astype(np.float32)
+    return 1.0 - mask, mask
+
+
+def _over_white(img: np.ndarray) -> np.ndarray:
+    """HxWx3 in [0, 1]: grey expanded, alpha composited over white paper."""
+    if img.ndim == 2:
+        img = img[..., None]
+    img = np.clip(img, 0.0, 1.0)
+    channels = img.shape[2]
+    if channels not in (1, 3, 4):
+        raise ValueError(f"line art must have 1, 3 or 4 channels, got {channels}")
+    if channels == 4:
+        alpha = img[..., 3:]
+        return img[..., :3] * alpha + (1.0 - alpha)
+    return np.broadcast_to(img, img.shape[:2] + (3,)) if channels == 1 else img
+
+
+def distance_field(mask: np.ndarray, max_dist: float) -> np.ndarray:
+    """Euclidean distance to the nearest line pixel (mask >= 0.5) over ``max_dist``, clipped
+    to [0, 1]; all ones when there is no line, as if every line were infinitely far away."""
+    if max_dist <= 0:
+        raise ValueError(f"max_dist must be positive, got {max_dist}")
+    lines = np.asarray(mask) >= 0.5
+    if not lines.any():
+        return np.ones(lines.shape, np.float32)
+    dist = cv2.distanceTransform(
+        np.where(lines, 0, 255).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE
+    )
+    return np.minimum(dist / np.float32(max_dist), 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How ``fit`` changed an image, so ``unfit`` can undo it exactly."""
+
+    source: tuple[int, int]  # H, W of the original
+    scaled: tuple[int, int]  # H, W after resizing, before padding
+    top: int  # padding rows above the image
+    left: int  # padding columns left of the image
+    padded: tuple[int, int]  # H, W of the network input
+
+
+def fit(
+    img: np.ndarray, size: int, multiple: int = 8, pad_value: float | None = None
+) -> tuple[np.ndarray, Fit]:
+    """Letterbox for the network: the long side becomes ``size`` (aspect kept), then both
+    sides are padded symmetrically up to a multiple of ``multiple``.
+
+    ``pad_value`` fills the border: 1.0 for line images and distance fields (paper, far from
+    any line), 0.0 for line masks; None repeats the edge pixels, which suits colour. Works for
+    HxW and HxWxC.
+    """
+    h, w = img.shape[:2]
+    scale = size / max(h, w)
+    scaled = (max(1, round(h * scale)), max(1, round(w * scale)))
+    padded = (-(-scaled[0] // multiple) * multiple, -(-scaled[1] // multiple) * multiple)
+    top, left = (padded[0] - scaled[0]) // 2, (padded[1] - scaled[1]) // 2
+    spec = Fit((h, w), scaled, top, left, padded)
+    pads = [(top, padded[0] - scaled[0] - top), (left, padded[1] - scaled[1] - left)]
+    pads += [(0, 0)] * (img.ndim - 2)
+    resized = _resize(img, scaled)
+    if pad_value is None:
+        return np.pad(resized, pads, mode="edge"), spec
+    return np.pad(resized, pads, mode="constant", constant_values=pad_value), spec
+
+
+def unfit(img: np.ndarray, spec: Fit) -> np.ndarray:
+    """Crop ``fit``'s padding and resize back to the source size, clipped to [0, 1]."""
+    if img.shape[:2] != spec.padded:
+        raise ValueError(f"unfit expects a {spec.padded} image, got {img.shape[:2]}")
+    h, w = spec.scaled
+    crop = img[spec.top : spec.top + h, spec.left : spec.left + w]
+    return np.clip(_resize(crop, spec.source), 0.0, 1.0)
+
+
+def _resize(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """INTER_AREA when shrinking (keeps thin lines as partial coverage instead of dropping
+    them); when enlarging, cubic for colour and linear for single-channel maps (no overshoot
+    ringing around lines), clipped because cubic may overshoot."""
+    img = np.asarray(img, dtype=np.float32)
+    if img.shape[:2] == hw:
+        return img.copy()
+    if hw[0] < img.shape[0] or hw[1] < img.shape[1]:
+        interp = cv2.INTER_AREA
+    else:
+        interp = cv2.INTER_LINEAR if img.ndim == 2 or img.shape[2] == 1 else cv2.INTER_CUBIC
+    out = cv2.resize(img, (hw[1], hw[0]), interpolation=interp)
+    out = out.reshape(hw + img.shape[2:])  # cv2 drops a trailing channel axis of 1
+    return np.clip(out, 0.0, 1.0) if interp == cv2.INTER_CUBIC else out

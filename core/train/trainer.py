@@ -1,0 +1,226 @@
+"""Training of the colour transform network (stage 1: G and D) and of the temporal constraint
+network (stage 2: T and its discriminator, G frozen), as in sec. 3.5 and 4.1: Adam with
+G 1e-4, D 1e-5, betas (0.5, 0.999), 8-frame clips whose first and last frames are the
+references. Resumable from the run folder; logs JSON lines; exports baked weights.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import ModelConfig, load_preset
+from ..eval.metrics import psnr
+from ..nets import Discriminator, TemporalDiscriminator, spectral_norm_marked
+from ..weights import Generators, build_generators, load_weights, save_weights
+from .backbone import VGGFeatures
+from .checkpoint import load_checkpoint, save_checkpoint
+from .clips import EVAL_SEED_BASE, clip_loader, shot_tensors
+from .losses import LossWeights, gan_d_loss, generator_objective
+
+
+@dataclass
+class TrainOptions:
+    preset: str
+    run_dir: Path
+    stage: int = 1
+    steps: int = 10_000
+    batch: int = 4
+    targets_per_clip: int = 2  # stage 1: in-between frames of each clip coloured per step
+    clip_frames: int = 8
+    lr_g: float = 1e-4
+    lr_d: float = 1e-5
+    vgg_side: int | None = None  # area-downsample before VGG (a CPU budget knob)
+    ckpt_every: int = 100
+    log_every: int = 10
+    val_every: int = 100
+    val_clips: int = 8
+    init: str | None = None  # weights to start G (and T) from: fine-tuning, or stage 2
+    threads: int = 2
+    seed: int = 0
+    weights: LossWeights = field(default_factory=LossWeights)
+
+
+def _adam(params, lr: float) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+
+
+def choose_refs(rng: np.random.Generator, frames: int) -> list[int]:
+    """K = 2 (first and last) mostly; K = 1 and K = 3 sometimes, so any K works later."""
+    r = rng.random()
+    if r < 0.15:
+        return [0] if rng.random() < 0.5 else [frames - 1]
+    if r < 0.3:
+        return sorted([0, frames - 1, int(rng.integers(1, frames - 1))])
+    return [0, frames - 1]
+
+
+class Trainer:
+    def __init__(self, opts: TrainOptions) -> None:
+        torch.set_num_threads(opts.threads)
+        self.opts = opts
+        self.cfg: ModelConfig = load_preset(opts.preset)
+        self.rng = np.random.default_rng(opts.seed)
+        self.gens: Generators = (
+            load_weights(opts.init, expect_preset=self.cfg.name) if opts.init
+            else build_generators(self.cfg)
+        )
+        spectral_norm_marked(self.gens.G)
+        if self.gens.T is not None:
+            spectral_norm_marked(self.gens.T)
+        if opts.stage == 1:
+            self.net = self.gens.G
+            self.disc: nn.Module = Discriminator(self.cfg.discriminator.channels)
+        else:
+            if self.gens.T is None:
+                raise ValueError("stage 2 needs a preset with the temporal network on")
+            self.net = self.gens.T
+            self.disc = TemporalDiscriminator(self.cfg.temporal.disc_channels)
+            self.gens.G.eval().requires_grad_(False)
+        spectral_norm_marked(self.disc)
+        self.opt_g = _adam(self.net.parameters(), opts.lr_g)
+        self.opt_d = _adam(self.disc.parameters(), opts.lr_d)
+        self.vgg = VGGFeatures(max_side=opts.vgg_side)
+        self.step = 0
+        self.best = -1.0
+        self.ckpt = opts.run_dir / f"stage{opts.stage}.ckpt.safetensors"
+        if self.ckpt.exists():
+            meta = load_checkpoint(self.ckpt, self._nets(), self._optims())
+            self.step, self.best = meta["step"], meta.get("best", -1.0)
+
+    def _nets(self) -> dict[str, nn.Module]:
+        nets = {"G": self.gens.G, "D": self.disc}
+        if self.gens.T is not None:
+            nets["T"] = self.gens.T
+        return nets
+
+    def _optims(self) -> dict[str, torch.optim.Optimizer]:
+        return {"net": self.opt_g, "disc": self.opt_d}
+
+    # ---- one step of each stage -------------------------------------------------------------
+
+    def _gan_step(self, real: tuple, fake: tuple) -> float:
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss = gan_d_loss(self.disc(*real), self.disc(*(t.detach() for t in fake)))
+        d_loss.backward()
+        self.opt_d.step()
+        return d_loss.item()
+
+    def step_colour(self, clip: dict[str, torch.Tensor]) -> dict[str, float]:
+        lines, dist, color = clip["lines"], clip["dist"], clip["color"]
+        b, t = lines.shape[:2]
+        refs = choose_refs(self.rng, t)
+        pool = [i for i in range(t) if i not in refs]
+        tg = sorted(self.rng.choice(pool, size=self.opts.targets_per_clip, replace=False))
+        n = len(tg)
+        rep = lambda a: a[:, refs].repeat_interleave(n, dim=0)  # noqa: E731
+        x, d, y = (a[:, tg].flatten(0, 1) for a in (lines, dist, color))
+        out = self.gens.G(x, d, rep(lines), rep(dist), rep(color), latents=True)
+        d_loss = self._gan_step((x, y), (x, out["y"]))
+        self.opt_g.zero_grad(set_to_none=True)
+        latents = (out["y_sim"], out["y_mid"]) if "y_sim" in out else None
+        total, log = generator_objective(out["y"], y, self.vgg, self.disc(x, out["y"]),
+                                         latents, self.opts.weights)
+        total.backward()
+        self.opt_g.step()
+        return {**log, "d": d_loss}
+
+    def _colour_all(self, clip: dict[str, torch.Tensor], refs: list[int]) -> torch.Tensor:
+        """G's colours for every frame of the clips, references keeping their own colours."""
+        lines, dist, color = clip["lines"], clip["dist"], clip["color"]
+        out = color.clone()
+        tg = [i for i in range(lines.shape[1]) if i not in refs]
+        with torch.no_grad():
+            for j in range(lines.shape[0]):
+                r = (lines[j:j + 1, refs], dist[j:j + 1, refs], color[j:j + 1, refs])
+                out[j, tg] = self.gens.G(lines[j, tg], dist[j, tg], *r)
+        return out
+
+    def step_temporal(self, clip: dict[str, torch.Tensor]) -> dict[str, float]:
+        lines, color = clip["lines"], clip["color"]
+        t = lines.shape[1]
+        refs = [0, t - 1]
+        g_col = self._colour_all(clip, refs)
+        is_ref = torch.zeros_like(lines)
+        is_ref[:, refs] = 1.0
+        seq = lambda a: a.transpose(1, 2)  # noqa: E731  [B,T,C,H,W] -> [B,C,T,H,W]
+        y_hat = self.gens.T(seq(lines), seq(g_col), seq(is_ref))
+        d_loss = self._gan_step((seq(lines), seq(color)), (seq(lines), y_hat))
+        self.opt_g.zero_grad(set_to_none=True)
+        tg = [i for i in range(t) if i not in refs]
+        flat = lambda a: a[:, :, tg].transpose(1, 2).flatten(0, 1)  # noqa: E731
+        total, log = generator_objective(flat(y_hat), flat(seq(color)), self.vgg,
+                                         self.disc(seq(lines), y_hat), None, self.opts.weights)
+        total.backward()
+        self.opt_g.step()
+        return {**log, "d": d_loss}
+
+    # ---- validation, checkpoints, loop ------------------------------------------------------
+
+    def validate(self) -> dict[str, float]:
+        """PSNR of the model and of copy-nearest-reference on fixed held-out shots."""
+        size, frames = self.cfg.train_size, self.opts.clip_frames
+        model, copy = [], []
+        self.net.eval()
+        for i in range(self.opts.val_clips):
+            clip = {k: v[None] for k, v in
+                    shot_tensors(EVAL_SEED_BASE + i, frames, size, self.cfg.distance_max).items()}
+            refs = [0, frames - 1]
+            pred = self._colour_all(clip, refs)
+            if self.opts.stage == 2:
+                with torch.no_grad():
+                    is_ref = torch.zeros_like(clip["lines"])
+                    is_ref[:, refs] = 1.0
+                    pred = self.gens.T(*(a.transpose(1, 2) for a in
+                                         (clip["lines"], pred, is_ref))).transpose(1, 2)
+            img = ((torch.cat([pred, clip["color"]]) + 1) / 2).permute(0, 1, 3, 4, 2).numpy()
+            for f in range(1, frames - 1):
+                near = 0 if f < frames / 2 else frames - 1
+                model.append(psnr(img[0, f], img[1, f]))
+                copy.append(psnr(img[1, near], img[1, f]))
+        self.net.train()
+        return {"val_psnr": float(np.mean(model)), "copy_ref_psnr": float(np.mean(copy))}
+
+    def save(self, val: dict[str, float] | None) -> None:
+        o = self.opts
+        info = {"stage": o.stage, "step": self.step, "preset": self.cfg.name, **(val or {})}
+        save_weights(o.run_dir / "latest.safetensors", self.gens, info)
+        if val and val["val_psnr"] > self.best:
+            self.best = val["val_psnr"]
+            save_weights(o.run_dir / "best.safetensors", self.gens, info)
+        save_checkpoint(self.ckpt, self._nets(), self._optims(),
+                        {"step": self.step, "best": self.best,
+                         "options": json.loads(json.dumps(asdict(o), default=str))})
+
+    def run(self, progress=print) -> None:
+        o = self.opts
+        o.run_dir.mkdir(parents=True, exist_ok=True)
+        loader = clip_loader(o.clip_frames, self.cfg.train_size, self.cfg.distance_max,
+                             o.batch, seed=o.seed + self.step)
+        step_fn = self.step_colour if o.stage == 1 else self.step_temporal
+        log_path = o.run_dir / f"stage{o.stage}.log.jsonl"
+        self.net.train()
+        t0, acc = time.time(), []
+        for clip in loader:
+            if self.step >= o.steps:
+                break
+            acc.append(step_fn(clip))
+            self.step += 1
+            val = self.validate() if self.step % o.val_every == 0 else None
+            if self.step % o.log_every == 0 or val:
+                rec = {"step": self.step, "s_per_step": (time.time() - t0) / len(acc),
+                       **{k: float(np.mean([a[k] for a in acc])) for k in acc[0]}, **(val or {})}
+                with log_path.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                progress(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                  for k, v in rec.items()))
+                t0, acc = time.time(), []
+            if self.step % o.ckpt_every == 0:
+                self.save(val)
+        self.save(self.validate())
