@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal network")
     p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8,
                    help="PNG/TIFF bit depth")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo frames whose output already exists (default: skip them)")
 
     p = sub.add_parser("export", help="export the generators for ONNX Runtime")
     p.add_argument("--model", default="lite")

@@ -1,0 +1,1 @@
+"""The subcommands of the ``inkpaint`` CLI, one module each."""
