@@ -239,6 +239,11 @@ def measure(color: np.ndarray, lines: np.ndarray) -> dict[str, float]:
     q = (color[..., :3][paint] >> 4).astype(np.int32)
     keys = (q[:, 0] << 8) | (q[:, 1] << 4) | q[:, 2]
     counts = np.sort(np.bincount(keys, minlength=4096))[::-1] / max(len(keys), 1)
+    c = color[..., :3].astype(np.int16)
+    same = np.zeros((res, res), bool)
+    same[:-1, :-1] = (np.abs(c[:-1, :-1] - c[1:, :-1]).max(2) <= 1) & \
+        (np.abs(c[:-1, :-1] - c[:-1, 1:]).max(2) <= 1)
+    calm = paint & ~cv2.dilate(edge.astype(np.uint8), k3).astype(bool)
     hsv = cv2.cvtColor(color[..., :3], cv2.COLOR_RGB2HSV)
     colorful = (hsv[..., 1] > 40) & (hsv[..., 2] > 50) & paint
     return {
@@ -247,6 +252,7 @@ def measure(color: np.ndarray, lines: np.ndarray) -> dict[str, float]:
         "ink": inkpx / max(float(alpha.sum()), 1.0),  # ink share of the drawing's area
         "width": float(width) / res,  # mean line width over the canvas size
         "flat": float(counts[counts >= 0.01].sum()),  # paint in big flat colours
+        "exact": float((same & calm).sum()) / max(int(calm.sum()), 1),  # 0 for gradients
         "colors": int((counts >= 0.01).sum()),
         "colorful": float(colorful.sum()) / max(float(alpha.sum()), 1.0),
         "explained": float((edge & near_ink).sum()) / max(int(edge.sum()), 1),
