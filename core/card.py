@@ -40,8 +40,10 @@ def card_path(weights: Path) -> Path:
 
 def read_card(model: str, expect_preset: str | None = None) -> tuple[Path, dict[str, Any]]:
     """(weights path, card) after checking the file exists, is inkpaint's, is intact and is
-    of the expected preset."""
+    of the expected preset (by default the preset a bare name like ``lite`` promises)."""
     path = resolve(model)
+    if expect_preset is None and path.stem == model:
+        expect_preset = model
     if not path.is_file():
         raise InkpaintError(
             f"weights file {path} not found: pass --model lite|paper or the path of an "

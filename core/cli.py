@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", default="torch,onnx")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--one", help=argparse.SUPPRESS)  # PRESET:BACKEND, run in a child process
 
     p = sub.add_parser("train", help="train the networks (stage 1: G and D, 2: temporal)")
     p.add_argument("--preset", default="lite")

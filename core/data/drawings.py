@@ -30,7 +30,19 @@ import cv2
 import numpy as np
 
 from ..errors import InkpaintError
-from .procedural import BACKGROUNDS, Shot, _background, _blob, _stroke, _timeline
+from .procedural import (
+    _SHIFT,
+    BACKGROUNDS,
+    Shot,
+    _affine,
+    _background,
+    _blob,
+    _fixed,
+    _palette,
+    _stroke,
+    _timeline,
+    _unit,
+)
 
 CLIPART_ROOT = Path("/usr/share/openclipart/svg")
 INDEX_VERSION = 1
@@ -196,11 +208,8 @@ def rasterize(svg: bytes, res: int, background: str | None = None) -> np.ndarray
     surf.flush()
     stride = surf.get_stride()
     buf = np.frombuffer(surf.get_data(), np.uint8).reshape(res, stride // 4, 4)[:, :res]
-    bgra = buf.astype(np.float32)
-    alpha = bgra[..., 3:4]
-    rgb = np.where(alpha > 0, bgra[..., 2::-1] * 255 / np.maximum(alpha, 1), 0)
-    out = np.concatenate([rgb, alpha], 2)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    straight = cv2.cvtColor(np.ascontiguousarray(buf), cv2.COLOR_mRGBA2RGBA)  # cairo: premult.
+    return cv2.cvtColor(straight, cv2.COLOR_BGRA2RGBA)
 
 
 def render_drawing(svg: bytes, res: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,8 +253,7 @@ def measure(color: np.ndarray, lines: np.ndarray) -> dict[str, float]:
     same[:-1, :-1] = (np.abs(c[:-1, :-1] - c[1:, :-1]).max(2) <= 1) & \
         (np.abs(c[:-1, :-1] - c[:-1, 1:]).max(2) <= 1)
     calm = paint & ~cv2.dilate(edge.astype(np.uint8), k3).astype(bool)
-    hsv = cv2.cvtColor(color[..., :3], cv2.COLOR_RGB2HSV)
-    colorful = (hsv[..., 1] > 40) & (hsv[..., 2] > 50) & paint
+    painted = (color[..., :3].min(2) < 225) & paint
     return {
         "area": area,
         "aspect": float(aspect),
@@ -254,6 +262,366 @@ def measure(color: np.ndarray, lines: np.ndarray) -> dict[str, float]:
         "flat": float(counts[counts >= 0.01].sum()),  # paint in big flat colours
         "exact": float((same & calm).sum()) / max(int(calm.sum()), 1),  # 0 for gradients
         "colors": int((counts >= 0.01).sum()),
-        "colorful": float(colorful.sum()) / max(float(alpha.sum()), 1.0),
+        "painted": float(painted.sum()) / max(int(paint.sum()), 1),  # not white
         "explained": float((edge & near_ink).sum()) / max(int(edge.sum()), 1),
     }
+
+
+# ---------------------------------------------------------------- the index
+
+# measure() key: accepted (low, high). Set by looking at a few hundred drawings side by side:
+# gradients, shaded 3-D icons and flags fail "exact"/"explained", line-less vector art fails
+# "explained", black-and-white clip art fails "painted", scribbles and silhouettes fail "ink".
+_LIMITS: dict[str, tuple[float, float]] = {
+    "area": (0.08, 1.0),  # the drawing covers 8 % or more of its square canvas
+    "aspect": (0.4, 2.5),  # not a banner
+    "ink": (0.03, 0.35),  # share of the drawing that is line (or solid black)
+    "width": (0.004, 0.03),  # mean line width over the drawing size: 1-7.7 px at 256
+    "flat": (0.85, 1.0),  # paint pixels in colours that cover 1 % of the drawing or more
+    "exact": (0.9, 1.0),  # paint pixels equal to their neighbours (fills, not gradients)
+    "colors": (2, 30),  # big flat colours
+    "painted": (0.3, 1.0),  # paint that is not white
+    "explained": (0.8, 1.0),  # colour edges that have a line within 3 px
+}
+_MAX_BYTES = 400_000  # bigger files are traced photos or dense technical drawings (and slow)
+_SKIP = (b"<image", b"<style")  # embedded rasters; CSS sheets the rewrite does not resolve
+
+
+def accept(stats: dict[str, float]) -> bool:
+    """Whether measured drawing statistics look like cel art (limits in ``_LIMITS``)."""
+    return all(k in stats and lo <= stats[k] <= hi for k, (lo, hi) in _LIMITS.items())
+
+
+def default_index() -> Path:
+    """``$INKPAINT_DRAWINGS_INDEX``, else ``$XDG_CACHE_HOME/inkpaint/drawings.json`` (the
+    cache folder defaults to ``~/.cache``)."""
+    env = os.environ.get("INKPAINT_DRAWINGS_INDEX")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "inkpaint" / "drawings.json"
+
+
+def split_of(path: str | os.PathLike) -> str:
+    """'eval' for a fixed tenth of the drawings, 'train' for the rest. Only the file name
+    counts, so a drawing filed under two categories lands in one split."""
+    digest = hashlib.sha1(Path(path).name.encode("utf-8")).hexdigest()
+    return "eval" if int(digest[:8], 16) % EVAL_SHARE == 0 else "train"
+
+
+def _scan(path: Path) -> tuple[dict[str, float] | None, str]:
+    """(statistics if accepted, content hash) for one SVG file."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None, ""
+    digest = hashlib.sha1(data).hexdigest()
+    if len(data) > _MAX_BYTES or any(tag in data for tag in _SKIP):
+        return None, digest
+    try:
+        color, lines = render_drawing(data, REF_RES)
+    except InkpaintError:
+        return None, digest
+    stats = measure(color, lines)
+    return (stats if accept(stats) else None), digest
+
+
+def build_index(root: str | os.PathLike = CLIPART_ROOT, out: str | os.PathLike | None = None,
+                workers: int = 1) -> Path:
+    """Scan every SVG under ``root`` (minutes: ~30 ms a file per worker), keep the cel-like
+    ones and write the index JSON to ``out`` (default ``default_index()``); returns its path.
+
+    The index is ``{"version", "root", "drawings": [{"path", "category", "split", "width",
+    "aspect"}]}``, paths relative to root, sorted, byte-identical duplicates dropped."""
+    from ..progress import Progress
+
+    root = Path(root)
+    if not root.is_dir():
+        raise InkpaintError(f"no clip art folder {root}; {_INSTALL}")
+    _cairosvg()
+    files = sorted(root.rglob("*.svg"))
+    if not files:
+        raise InkpaintError(f"no .svg files under {root}; {_INSTALL}")
+    progress = Progress(len(files), "scanning drawings")
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_scan, files, chunksize=16))
+        for f in files:
+            progress.step(f.name)
+    else:
+        results = []
+        for f in files:
+            results.append(_scan(f))
+            progress.step(f.name)
+    progress.close()
+    seen: set[str] = set()
+    entries = []
+    for f, (stats, digest) in zip(files, results):
+        if stats is None or digest in seen:
+            continue
+        seen.add(digest)
+        rel = f.relative_to(root)
+        entries.append({"path": rel.as_posix(), "category": rel.parts[0], "split": split_of(rel),
+                        "width": round(stats["width"], 5), "aspect": round(stats["aspect"], 3)})
+    out = Path(out) if out is not None else default_index()
+    doc = {"version": INDEX_VERSION, "root": str(root), "drawings": entries}
+    _write_text(out, json.dumps(doc, indent=1))
+    _load.cache_clear()
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InkpaintError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> tuple[Path, tuple[dict, ...]]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Path(doc["root"]), tuple(doc["drawings"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InkpaintError(f"drawing index {path} is unreadable ({exc}); delete it to rebuild "
+                            "it") from exc
+
+
+def drawings(split: str = "train", index: str | os.PathLike | None = None
+             ) -> tuple[Path, list[dict]]:
+    """The clip art root and the accepted drawings of one split ('train', 'eval' or 'all'),
+    building the index first if there is none yet."""
+    if split not in ("train", "eval", "all"):
+        raise InkpaintError(f"unknown drawing split {split!r}; use 'train', 'eval' or 'all'")
+    path = Path(index) if index is not None else default_index()
+    if not path.is_file():
+        if index is not None:
+            raise InkpaintError(f"drawing index {path} does not exist; build it with "
+                                "core.data.drawings.build_index")
+        build_index(out=path)
+    root, entries = _load(str(path), path.stat().st_mtime)
+    if not root.is_dir():
+        raise InkpaintError(f"clip art folder {root} named by {path} is gone; {_INSTALL}")
+    chosen = [e for e in entries if split == "all" or e["split"] == split]
+    if not chosen:
+        raise InkpaintError(f"drawing index {path} has no {split} drawings; rebuild it over "
+                            "more clip art")
+    return root, chosen
+
+
+# ---------------------------------------------------------------- animation
+
+
+@lru_cache(maxsize=16)
+def _canvas(path: str, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Premultiplied colour (float32 RGBA), ink coverage (float32, 1 = line) and the exact
+    colours of the fills (uint8 [P, 3]) of one drawing on a res x res canvas."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InkpaintError(f"cannot read drawing {path}: {exc.strerror or exc}; rebuild the "
+                            "drawing index") from exc
+    color, lines = render_drawing(data, res)
+    a = color[..., 3:].astype(np.float32) / 255
+    prem = np.concatenate([color[..., :3].astype(np.float32) * a, a * 255], 2)
+    cov = 1 - lines.astype(np.float32) / 255
+    solid = (color[..., 3] == 255) & (cv2.dilate(lines, np.ones((5, 5), np.uint8)) > 250)
+    rgb = color[..., :3][solid].astype(np.int32)
+    keys, counts = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2],
+                             return_counts=True)
+    keys = keys[counts >= 0.02 * max(len(rgb), 1)]
+    palette = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], 1).astype(np.uint8)
+    for arr in (prem, cov, palette):
+        arr.setflags(write=False)
+    return prem, cov, palette
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+class _Motion:
+    """One shot's motion of one drawing: where every output pixel samples the canvas."""
+
+    def __init__(self, rng: np.random.Generator, canvas: int, alpha: np.ndarray, res: int):
+        self.res, self.canvas = res, canvas
+        ys, xs = np.nonzero(alpha > 0.5)
+        self.centre = np.array([xs.mean(), ys.mean()]) if len(xs) else np.full(2, canvas / 2)
+        mag = 0.05 + 0.3 * rng.random() ** 1.5  # how much happens over the shot
+        self.mag = mag
+        self.start = res / 2 + res * rng.uniform(-0.12, 0.12, 2)
+        self.move = _unit(rng.uniform(0, 2 * np.pi)) * res * mag * rng.uniform(0.2, 0.8)
+        self.arc = res * mag * rng.uniform(-0.3, 0.3)
+        self.rot = (rng.uniform(-0.3, 0.3), mag * rng.uniform(-1.2, 1.2))
+        self.scale = (1.0, mag * rng.uniform(-0.8, 0.8))
+        self.flip = -1.0 if rng.random() < 0.5 else 1.0
+        self.squash = (rng.uniform(0, 2 * np.pi), 0.08 * mag / 0.35 * (rng.random() < 0.5),
+                       rng.uniform(0.5, 1.5), rng.uniform(0, 1))  # axis, amount, cycles, phase
+        self.smooth = rng.random() < 0.6
+        k = 3
+        self.warp = np.stack([
+            canvas * mag * rng.uniform(0, 0.06, k) * (rng.random() < 0.7),
+            rng.uniform(-1.5, 1.5, k), rng.uniform(-1.5, 1.5, k), rng.uniform(0.2, 1.0, k),
+            rng.uniform(0, 1, k), *_unit(rng.uniform(0, 2 * np.pi, k)),
+        ], 1)
+        # joints: a sector of the drawing around a point inside it swings rigidly, the two
+        # wedges at its sides bend; |angle| < ramp / 1.5 keeps the map free of folds
+        self.joints = []
+        radius = np.sqrt(max(len(xs), 1) / np.pi)
+        near = np.hypot(xs - self.centre[0], ys - self.centre[1]) < 0.6 * radius
+        for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
+            if not near.any():
+                break
+            i = rng.choice(np.flatnonzero(near))
+            ramp = rng.uniform(0.5, 0.9)
+            span = rng.uniform(2 * ramp + 0.3, np.pi + 0.5)
+            amp = min(rng.uniform(0.15, 1.0) * (0.3 + 2 * mag), ramp / 1.6)
+            self.joints.append(np.array([xs[i], ys[i], rng.uniform(0, 2 * np.pi), span, ramp,
+                                         amp, rng.uniform(0.3, 1.2), rng.uniform(0, 1)]))
+        self.jump = np.zeros(3 + len(self.joints))
+        if rng.random() < 0.5:
+            self.jump[:2] = _unit(rng.uniform(0, 2 * np.pi)) * res * rng.uniform(0.04, 0.15)
+            self.jump[2] = rng.uniform(-0.4, 0.4)
+            self.jump[3:] = rng.uniform(-0.5, 0.5, len(self.joints))
+        cam = rng.random() < 0.5
+        self.camera = (_unit(rng.uniform(0, 2 * np.pi)) * res * mag * 0.4 * cam,
+                       mag * rng.uniform(-0.5, 0.8) * cam, mag * rng.uniform(-0.2, 0.2) * cam)
+
+    def camera_at(self, u: float) -> np.ndarray:
+        e = u * u * (3 - 2 * u)
+        pan, zoom, roll = self.camera
+        c = self.res / 2
+        return _affine(*(c + pan * e), roll * e, 1 + zoom * e) @ _affine(-c, -c)
+
+    def _forward(self, u: float, jumped: bool) -> np.ndarray:
+        """Canvas -> frame affine (3x3) at shot time u."""
+        e = u * u * (3 - 2 * u) if self.smooth else u
+        side = np.array([-self.move[1], self.move[0]]) / (np.linalg.norm(self.move) + 1e-9)
+        jump = self.jump * jumped
+        pos = self.start + self.move * e + side * self.arc * np.sin(np.pi * u) + jump[:2]
+        axis, amount, cycles, phase = self.squash
+        sq = 1 + amount * np.sin(2 * np.pi * (cycles * u + phase))
+        squash = _affine(0, 0, axis) @ np.diag([sq, 1 / sq, 1.0]) @ _affine(0, 0, -axis)
+        body = _affine(*pos, self.rot[0] + self.rot[1] * e + jump[2],
+                       self.scale[0] * (1 + self.scale[1] * e))
+        flip = np.diag([self.flip, 1.0, 1.0])
+        return self.camera_at(u) @ body @ squash @ flip @ _affine(*-self.centre)
+
+    def maps(self, u: float, jumped: bool, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """cv2.remap maps: the canvas point each frame pixel shows, computed on every
+        ``step``-th pixel and interpolated (the motion is smooth; this is the slow part)."""
+        inv = np.linalg.inv(self._forward(u, jumped))
+        n = -(-self.res // step)
+        g = np.arange(n, dtype=np.float32) * step + (step - 1) / 2
+        px, py = np.meshgrid(g, g)
+        x = inv[0, 0] * px + inv[0, 1] * py + inv[0, 2]
+        y = inv[1, 0] * px + inv[1, 1] * py + inv[1, 2]
+        for j, (jx, jy, start, span, ramp, amp, cycles, phase) in enumerate(self.joints):
+            dx, dy = x - jx, y - jy
+            d = np.mod(np.arctan2(dy, dx) - start, 2 * np.pi)
+            w = _smoothstep(d / ramp) * _smoothstep((span - d) / ramp)
+            ang = amp * np.sin(2 * np.pi * (cycles * u + phase)) + self.jump[3 + j] * jumped
+            c, s = np.cos(-ang * w), np.sin(-ang * w)
+            x, y = jx + c * dx - s * dy, jy + s * dx + c * dy
+        ox, oy = x.copy(), y.copy()
+        for amp, kx, ky, cycles, phase, ux, uy in self.warp:
+            s = amp * np.sin(2 * np.pi * ((kx * ox + ky * oy) / self.canvas + cycles * u + phase))
+            x -= s * ux
+            y -= s * uy
+        x, y = x.astype(np.float32), y.astype(np.float32)
+        if step > 1:  # pixel-centre aligned upsampling of the sample grid
+            size = (n * step, n * step)
+            x = cv2.resize(x, size, interpolation=cv2.INTER_LINEAR)[: self.res, : self.res]
+            y = cv2.resize(y, size, interpolation=cv2.INTER_LINEAR)[: self.res, : self.res]
+        return x, y
+
+
+class _Occluder:
+    """A foreground object (pole, bush, passer-by) crossing the frame, drawn with an outline."""
+
+    def __init__(self, rng: np.random.Generator, res: int, width: float):
+        r = res * rng.uniform(0.12, 0.22)
+        if rng.random() < 0.4:
+            self.poly = (_stroke(6.0, 0.5, 0.5, 0.0) - (3.0, 0.0)) * r
+        else:
+            self.poly = _blob(rng, 1.6 * r)
+        side = rng.choice([-1, 1])
+        self.start = np.array([res / 2 - side * res * rng.uniform(0.4, 0.8),
+                               res * rng.uniform(0.2, 0.8)])
+        self.move = np.array([side * res * rng.uniform(0.6, 1.4), res * rng.uniform(-0.2, 0.2)])
+        self.rot = (rng.uniform(0, np.pi), rng.uniform(-0.3, 0.3))
+        self.fill = _palette(rng, 1)[0].astype(np.float32)
+        self.width = width
+
+    def draw(self, color: np.ndarray, cov: np.ndarray, cam: np.ndarray, u: float) -> None:
+        m = cam @ _affine(*(self.start + self.move * u), self.rot[0] + self.rot[1] * u)
+        pts = _fixed(self.poly @ m[:2, :2].T + m[:2, 2])
+        inside = np.zeros(cov.shape, np.uint8)
+        cv2.fillPoly(inside, [pts], 255, cv2.LINE_AA, _SHIFT)
+        ring = np.zeros_like(inside)
+        thick = max(int(round(self.width)), 1)
+        cv2.polylines(ring, [pts], True, 255, thick, cv2.LINE_AA, _SHIFT)
+        a, o = inside.astype(np.float32) / 255, ring.astype(np.float32) / 255
+        color += (self.fill - color) * a[..., None]
+        color *= 1 - o[..., None]
+        cov *= 1 - a
+        np.maximum(cov, o, out=cov)
+
+
+def render_drawing_shot(seed: int, frames: int = 8, size: int = 128, split: str = "train",
+                        index: str | os.PathLike | None = None) -> Shot:
+    """A shot animating one accepted clip art drawing; the same seed (and index) always gives
+    the same shot. ``split='eval'`` draws only from the held-out tenth of the drawings."""
+    if not 32 <= size <= 1024 or frames < 1:
+        raise InkpaintError(f"drawing shots need 32 <= size <= 1024 and frames >= 1, "
+                            f"got size={size}, frames={frames}")
+    root, entries = drawings(split, index)
+    rng = np.random.default_rng(seed)
+    entry = entries[int(rng.integers(len(entries)))]
+    ss = 2
+    res = size * ss
+    # scale so lines come out 0.9-2.6 px wide, within close-up and long-shot limits
+    line = rng.uniform(0.9, 2.6) * size / 128
+    extent = np.clip(line / max(entry["width"], 1e-4), 0.55 * size, 2.2 * size)
+    canvas = int(max(64, round(extent * ss / 32) * 32))
+    prem, cov0, fills = _canvas(str(root / entry["path"]), canvas)
+    motion = _Motion(rng, canvas, prem[..., 3] / 255, res)
+
+    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+    margin = int(size * 1.5)
+    backdrop = _background(rng, kind, margin)
+    world = _affine(-0.25 * res, -0.25 * res, 0.0, res / (margin - 1) * 1.5)
+    occluder = _Occluder(rng, res, line * ss) if rng.random() < 0.25 else None
+    keys, u, jump = _timeline(rng, frames)
+
+    def draw(k: int) -> tuple[np.ndarray, np.ndarray]:
+        cam = motion.camera_at(u[k])
+        bg = cv2.warpAffine(backdrop, (cam @ world)[:2], (res, res), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        mx, my = motion.maps(u[k], k >= jump, ss)
+        fg = cv2.remap(prem, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        cov = cv2.remap(cov0, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        color = fg[..., :3] + bg * (1 - fg[..., 3:] / 255)
+        if occluder is not None:
+            occluder.draw(color, cov, cam, u[k])
+        color = cv2.resize(color, (size, size), interpolation=cv2.INTER_AREA)
+        cov = cv2.resize(cov, (size, size), interpolation=cv2.INTER_AREA)
+        return (np.clip(color + 0.5, 0, 255).astype(np.uint8),
+                np.clip((1 - cov) * 255 + 0.5, 0, 255).astype(np.uint8))
+
+    drawn = {k: draw(k) for k in sorted(set(keys))}
+    extra = [occluder.fill] if occluder is not None else []
+    if kind == "flat":
+        extra.append(backdrop[0, 0].astype(np.float32))
+    palette = np.concatenate([fills.reshape(-1, 3)] + [np.rint(c)[None] for c in extra])
+    palette = np.unique(np.clip(palette, 0, 255).astype(np.uint8), axis=0)
+    return Shot(np.stack([drawn[k][0] for k in keys]), np.stack([drawn[k][1] for k in keys]),
+                palette)

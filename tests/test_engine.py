@@ -1,0 +1,87 @@
+"""The Colorizer on a real (generated) shot: order, sizes, passthrough of references,
+backends agreeing, ranges computing exactly what a full run computes, streaming."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.engine.colorizer import Colorizer
+from core.engine.plan import Reference
+from core.errors import InkpaintError
+from core.frames import FrameSequence
+from core.imageio import read_color
+
+
+def _inputs(shot):
+    seq = FrameSequence(shot["lineart"])
+    folder = Path(shot["lineart"]).parent
+    refs = [Reference(folder / f"color.{f:04d}.png", f) for f in (shot["first"], shot["last"])]
+    return {f: seq.path(f) for f in seq.frames}, refs
+
+
+@pytest.fixture(scope="module")
+def torch_colorizer(lite_weights):
+    return Colorizer(str(lite_weights), backend="torch", size=64)
+
+
+def test_frames_in_order_at_native_size_with_refs_passed_through(torch_colorizer, shot):
+    lineart, refs = _inputs(shot)
+    out = list(torch_colorizer.colorize(lineart, refs))
+    assert [c.frame for c in out] == list(range(shot["first"], shot["last"] + 1))
+    assert all(c.rgb.shape == (64, 64, 3) and c.rgb.dtype == np.float32 for c in out)
+    first = read_color(refs[0].color)[0]
+    assert out[0].is_reference and np.array_equal(out[0].rgb, first)
+    assert not out[1].is_reference and 0.0 <= out[1].rgb.min() and out[1].rgb.max() <= 1.0
+
+
+def test_onnx_runtime_matches_pytorch(lite_weights, shot):
+    lineart, refs = _inputs(shot)
+    frames = range(shot["first"], shot["first"] + 9)
+    a = list(Colorizer(str(lite_weights), backend="torch", size=64).colorize(lineart, refs, frames))
+    b = list(Colorizer(str(lite_weights), backend="onnx", size=64).colorize(lineart, refs, frames))
+    diff = max(float(np.abs(x.rgb - y.rgb).max()) for x, y in zip(a, b))
+    assert diff <= 1e-3
+
+
+def test_a_range_computes_what_the_full_run_computes(torch_colorizer, shot):
+    lineart, refs = _inputs(shot)
+    full = {c.frame: c.rgb for c in torch_colorizer.colorize(lineart, refs)}
+    part = list(torch_colorizer.colorize(lineart, refs, range(1010, 1016)))
+    assert [c.frame for c in part] == list(range(1010, 1016))
+    for c in part:
+        assert np.array_equal(c.rgb, full[c.frame])
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_and_a_model_sheet(lite_weights, shot, k):
+    lineart, refs = _inputs(shot)
+    folder = Path(shot["lineart"]).parent
+    sheet = Reference(folder / "color.1012.png", None, folder / "line.1012.png")
+    col = Colorizer(str(lite_weights), backend="torch", size=64, k=k, temporal=False)
+    out = list(col.colorize(lineart, refs + [sheet], range(1002, 1005)))
+    assert [c.frame for c in out] == [1002, 1003, 1004]
+
+
+def test_streams_instead_of_collecting(torch_colorizer, shot):
+    lineart, refs = _inputs(shot)
+    gen = torch_colorizer.colorize(lineart, refs)
+    assert inspect.isgenerator(gen)
+    assert next(gen).frame == shot["first"]
+
+
+def test_bad_inputs_fail_before_any_frame(torch_colorizer, shot):
+    lineart, refs = _inputs(shot)
+    bad = dict(lineart)
+    bad[1013].write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    gen = torch_colorizer.colorize(bad, refs)
+    with pytest.raises(InkpaintError, match="1013"):
+        next(gen)
+
+
+def test_k_out_of_range(lite_weights):
+    with pytest.raises(InkpaintError, match="K = 9"):
+        Colorizer(str(lite_weights), k=9)
