@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InkpaintError
+from .progress import MODES as PROGRESS_MODES
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -45,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PNG/TIFF bit depth")
     p.add_argument("--overwrite", action="store_true",
                    help="redo frames whose output already exists (default: skip them)")
+    p.add_argument("--progress", choices=PROGRESS_MODES, default="auto",
+                   help="progress format: bar, lines, or a farm's (deadline, openjd, tractor); "
+                        "auto: $INKPAINT_PROGRESS, Tractor when under a blade, else bar on a "
+                        "terminal and lines otherwise")
+
+    from .commands.farm import add_farm_parser
+
+    add_farm_parser(sub)
 
     p = sub.add_parser("export", help="export the generators for ONNX Runtime")
     p.add_argument("--model", default="lite")
@@ -78,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.colorize import run_colorize
 
             return run_colorize(args)
+        if args.command == "farm":
+            from .commands.farm import run_farm
+
+            return run_farm(args)
         if args.command == "export":
             from .engine.export import export_onnx
 

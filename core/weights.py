@@ -44,6 +44,7 @@ def save_weights(path: Path, gens: Generators, info: dict | None = None) -> None
     meta = {"format": FORMAT, "preset": gens.cfg.name, "config": json.dumps(gens.cfg.to_dict())}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata=meta)
+    os.chmod(tmp, 0o644)  # safetensors creates files private to the user
     card = {"format": FORMAT, "preset": gens.cfg.name, "sha256": sha256(tmp),
             "config": gens.cfg.to_dict(), "training": info or {}}
     side = card_path(path)

@@ -85,3 +85,12 @@ def test_bad_inputs_fail_before_any_frame(torch_colorizer, shot):
 def test_k_out_of_range(lite_weights):
     with pytest.raises(InkpaintError, match="K = 9"):
         Colorizer(str(lite_weights), k=9)
+
+
+def test_held_cels_take_the_reference_colour_exactly(torch_colorizer, shot):
+    lineart, refs = _inputs(shot)
+    held = dict(lineart)
+    held[1002] = lineart[1001]  # frame 1002 holds the key drawing of 1001 (on twos)
+    out = {c.frame: c for c in torch_colorizer.colorize(held, refs, [1002, 1003])}
+    assert np.array_equal(out[1002].rgb, read_color(refs[0].color)[0])
+    assert not np.array_equal(out[1003].rgb, read_color(refs[0].color)[0])

@@ -8,6 +8,7 @@ written, with one line that says what to fix.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -124,11 +125,25 @@ class _Run:
         blank = np.ones(shape, np.float32)
         self.fit: Fit = fit(blank, owner.size, multiple=8, pad_value=1.0)[1]
         self.prepared = lru_cache(maxsize=16)(self._prepare_ref)
+        self.ref_digests: dict[Reference, str] = {}
 
-    def planes(self, path: Path) -> np.ndarray:
-        """[2, H, W] network planes of a line-art file, letterboxed like the shot."""
-        line, _ = line_art(read_image(path).pixels)
-        return line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max)
+    def planes(self, path: Path) -> tuple[np.ndarray, str]:
+        """[2, H, W] network planes of a line-art file, letterboxed like the shot, and a
+        digest of its pixels (to recognise held cels)."""
+        pixels = read_image(path).pixels
+        line, _ = line_art(pixels)
+        return line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max), _digest(pixels)
+
+    def held_cel(self, frame: int, digest: str, refs: Sequence[Reference]) -> Reference | None:
+        """The nearest reference whose line art is pixel-identical to this frame's: a held
+        cel (animation on twos, a static shot), whose colour is the reference's exactly."""
+        for r in sorted(refs, key=lambda r: (r.frame is None, abs((r.frame or 0) - frame))):
+            if r not in self.ref_digests:
+                self.ref_digests[r] = _digest(read_image(r.lineart or self.lineart[r.frame])
+                                              .pixels)
+            if self.ref_digests[r] == digest:
+                return r
+        return None
 
     def _fit(self, img: np.ndarray, pad_value: float | None) -> np.ndarray:
         """Into the shot's canvas; images of another size (model sheets) are letterboxed."""
@@ -139,7 +154,7 @@ class _Run:
 
     def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
         rgb, _ = read_color(ref.color)
-        lines = self.planes(ref.lineart or self.lineart[ref.frame])
+        lines = self.planes(ref.lineart or self.lineart[ref.frame])[0]
         return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
 
     def reference_rgb(self, ref: Reference) -> np.ndarray:
@@ -151,7 +166,8 @@ class _Run:
     def window(self, w: Window, refs: Sequence[Reference]) -> list[tuple[int, np.ndarray]]:
         """Colour one window's targets: G per reference set, then T over the window."""
         o = self.owner
-        planes = {f: self.planes(self.lineart[f]) for f in w.targets}
+        read = {f: self.planes(self.lineart[f]) for f in w.targets}
+        planes = {f: p for f, (p, _) in read.items()}
         colours: dict[int, np.ndarray] = {}
         groups: dict[tuple[Reference, ...], list[int]] = {}
         for f in w.targets:
@@ -170,8 +186,16 @@ class _Run:
                              for f in order])
             refined = o.backend.temporal(lines, cols, np.array([f in ends for f in order]))
             colours = {f: c for f, c in zip(order, refined) if f not in ends}
-        return [(f, unfit(from_net(colours[f]).transpose(1, 2, 0), self.fit))
-                for f in w.targets]
+        out = []
+        for f in w.targets:
+            held = self.held_cel(f, read[f][1], refs)
+            out.append((f, self.reference_rgb(held) if held is not None
+                        else unfit(from_net(colours[f]).transpose(1, 2, 0), self.fit)))
+        return out
+
+
+def _digest(pixels: np.ndarray) -> str:
+    return hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
 
 
 def _to_canvas(img: np.ndarray, canvas: tuple[int, int], pad_value: float | None) -> np.ndarray:

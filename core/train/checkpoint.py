@@ -34,6 +34,7 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta), "groups": json.dumps(groups)})
+    os.chmod(tmp, 0o644)  # safetensors creates files private to the user
     os.replace(tmp, path)
 
 

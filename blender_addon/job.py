@@ -1,0 +1,381 @@
+"""One Colorize Strip run, split into short main-thread steps around a worker thread.
+
+    plan_job()  -> Plan   (reads the scene; raises InkpaintError with a sentence to act on)
+    Job.step()            (main thread; called by the modal operator's timer, or in a loop by
+                           the blocking path used in background mode)
+      RENDER   one Grease Pencil pass per step (bpy is main-thread only)
+      COLOUR   drain the worker's messages (the worker runs the engine, writes frames into a
+               hidden staging folder inside the output folder)
+      finish   move the frames into place, replace the result strip        -> DONE
+    Job.cancel()          -> CANCELLED once the worker has stopped: staging, temp renders and
+                             any folder the job created are removed; no strip is made.
+
+Both the modal operator and the background path drive exactly this ``step``, so a test that
+calls ``step`` in a loop exercises what the timer runs.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+
+from . import compat, references
+from .core.errors import InkpaintError
+from .core.frames import format_frames
+from .core.progress import LINE
+from .props import check_model
+from .references import RESULT_KEY, Source
+from .worker import ColorWorker, WorkSpec, frame_name
+
+MAX_CHANNEL = 128
+_ACTIVE: Job | None = None
+_LAST: Job | None = None  # the last job that ended (the panel shows how)
+
+
+def active_job() -> Job | None:
+    return _ACTIVE if _ACTIVE is not None and not _ACTIVE.finished else None
+
+
+def last_job() -> Job | None:
+    return _LAST
+
+
+@dataclass
+class Plan:
+    scene_name: str
+    source: Source
+    refs: list[references.RefInfo]
+    out_dir: Path
+    out_dir_raw: str  # as the artist wrote it (kept relative to the .blend in the strip)
+    stem: str
+    ext: str
+    model: str
+    device: str
+    k: int
+    temporal: bool
+    lineart: dict[int, Path] = field(default_factory=dict)  # image-strip source only
+    gp_object: str = ""  # Grease Pencil source only
+
+    @property
+    def frames(self) -> list[int]:
+        return self.source.frames
+
+    @property
+    def strip_name(self) -> str:
+        return f"{self.source.name} (Inkpaint)"
+
+
+def plan_job(context, settings=None) -> Plan:
+    """Everything a run needs, checked before anything is rendered or written."""
+    scene = context.scene
+    settings = settings or scene.inkpaint
+    found = references.survey(context, settings)
+    if not found.ok:
+        raise InkpaintError(found.problems[0] if found.problems else "Nothing to colour")
+    src = found.source
+    stem = bpy.path.clean_name(src.name)
+    raw = settings.output_dir or f"//inkpaint/{stem}/"
+    if raw.startswith("//") and not bpy.data.filepath:
+        raise InkpaintError("Save the .blend first (the coloured frames go into a folder "
+                            "beside it), or choose an Output Folder in the Inkpaint panel")
+    out_dir = Path(bpy.path.abspath(raw))
+    model, problem = check_model(settings)
+    if problem:
+        raise InkpaintError(problem)
+    plan = Plan(scene.name, src, found.usable, out_dir, raw, stem,
+                ".exr" if settings.file_format == "EXR" else ".png", model,
+                settings.device.lower(), settings.k, settings.temporal)
+    if src.kind == "STRIP":
+        strip, _ = references.source_strip(scene, settings)
+        plan.lineart = {f: references.strip_file(strip, f) for f in src.frames}
+        missing = [f for f, p in plan.lineart.items() if p is None or not p.is_file()]
+        if missing:
+            where = plan.lineart[missing[0]]
+            raise InkpaintError(
+                f"Line-art frames {format_frames(missing)} of strip '{src.name}' are missing "
+                f"on disk (first: {where}): re-link the strip or render those frames")
+    else:
+        plan.gp_object = references.gp_object(context, settings).name
+    return plan
+
+
+class Job:
+    """States: RENDER -> COLOUR -> DONE, or FAILED / CANCELLED from any of them."""
+
+    def __init__(self, plan: Plan, on_item: Callable[[str], None] | None = None) -> None:
+        self.plan = plan
+        self.on_item = on_item  # called with a progress line for every finished item
+        self.phase = "RENDER"
+        self.message = ""
+        self.status = "Starting"
+        self.tmp = Path(tempfile.mkdtemp(prefix="inkpaint-"))
+        self.renders: list[tuple[int, bool, Path]] = []
+        if plan.source.kind == "GPENCIL":
+            self.renders = [(f, False, self.tmp / f"line.{f:04d}.png") for f in plan.frames]
+            self.renders += [(r.frame, True, self.tmp / f"ref.{r.frame:04d}.png")
+                             for r in plan.refs]
+        self.total = len(self.renders) + len(plan.frames)
+        self.done = 0
+        self.frames_done = 0
+        self.staging: Path | None = None
+        self.result_strip = ""
+        self.channel = 0
+        self.device = ""
+        self.started = time.monotonic()
+        self.seconds = 0.0
+        self._renderer = None
+        self._worker: ColorWorker | None = None
+        self._cancel = False
+        self._error: str | None = None
+        self._created_dirs: list[Path] = []
+
+    # ---- state -------------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("DONE", "FAILED", "CANCELLED")
+
+    @property
+    def fraction(self) -> float:
+        return self.done / max(1, self.total)
+
+    @property
+    def cancelling(self) -> bool:
+        return self._cancel and not self.finished
+
+    def start(self) -> Job:
+        global _ACTIVE
+        running = active_job()
+        if running is not None and running is not self:
+            self._stop("FAILED", f"Inkpaint is already colouring '{running.plan.source.name}':"
+                                 " wait for it to finish or press Esc to cancel it")
+            raise InkpaintError(self.message)
+        _ACTIVE = self
+        return self
+
+    # ---- the step the timer calls --------------------------------------------------------------
+
+    def step(self, wait: float = 0.0) -> str:
+        """Do one short piece of main-thread work; ``wait`` > 0 blocks that long at most for
+        the worker's next message (background mode), 0 never blocks (the UI timer)."""
+        if self.finished:
+            return self.phase
+        try:
+            if self._cancel and self._worker is None:
+                self._stop("CANCELLED", "Colouring cancelled: no strip was made")
+            elif self.phase == "RENDER":
+                self._render_next()
+            elif self.phase == "COLOUR":
+                self._drain(wait)
+        except InkpaintError as exc:
+            self._stop("FAILED", str(exc))
+        except Exception as exc:  # an artist gets a sentence; the console gets the details
+            import traceback
+
+            traceback.print_exception(exc)
+            self._stop("FAILED", f"Inkpaint stopped on an unexpected {type(exc).__name__} "
+                                 f"({exc}); the details are in the system console")
+        return self.phase
+
+    def cancel(self) -> None:
+        """Ask to stop; the job reaches CANCELLED on a later ``step`` (once the worker has
+        finished its current frame), or at once when no worker runs yet."""
+        self._cancel = True
+        if self._worker is not None:
+            self._worker.cancel()
+        else:
+            self.step()
+
+    def abort(self, timeout: float = 120.0) -> None:
+        """Cancel and wait (file load, add-on unregister: nothing may be left behind)."""
+        if self.finished:
+            return
+        self._cancel = True
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker.join(timeout)
+        self.step()
+
+    def run_blocking(self) -> str:
+        """Background mode: the same steps in a loop, until the job ends."""
+        while not self.finished:
+            self.step(wait=0.25)
+        return self.phase
+
+    # ---- phases ------------------------------------------------------------------------------
+
+    def _render_next(self) -> None:
+        if self.done < len(self.renders):
+            if self._renderer is None:
+                from .gpencil import PassRenderer
+
+                scene, obj = self._scene(), bpy.data.objects.get(self.plan.gp_object)
+                if obj is None:
+                    raise InkpaintError(f"Grease Pencil object '{self.plan.gp_object}' was "
+                                        "deleted while colouring: run again")
+                self._renderer = PassRenderer(scene, obj)
+            frame, fills, path = self.renders[self.done]
+            what = "reference" if fills else "line art"
+            self.status = f"Rendering {what} of frame {frame}"
+            self._renderer.render(frame, fills, path)
+            self._item(f"{what} {frame}")
+            return
+        if self._renderer is not None:
+            self._renderer.cleanup()
+            self._renderer = None
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        p = self.plan
+        self._makedirs(p.out_dir)
+        self.staging = p.out_dir / f".inkpaint-{secrets.token_hex(4)}"
+        self.staging.mkdir()
+        if p.source.kind == "GPENCIL":
+            lineart = {f: self.tmp / f"line.{f:04d}.png" for f in p.frames}
+            refs = [(r.frame, self.tmp / f"ref.{r.frame:04d}.png") for r in p.refs]
+        else:
+            lineart = dict(p.lineart)
+            refs = [(r.frame, r.color) for r in p.refs]
+        spec = WorkSpec(lineart, refs, p.frames, p.model, p.device, p.k, p.temporal,
+                        self.staging, p.stem, p.ext)
+        self._worker = ColorWorker(spec)
+        self.phase = "COLOUR"
+        self.status = "Loading the model"
+        self._worker.start()
+
+    def _drain(self, wait: float) -> None:
+        events = self._worker.events
+        block = wait > 0
+        while True:
+            try:
+                kind, value = events.get(block, wait if block else None)
+            except queue.Empty:
+                return
+            block = False
+            if kind == "loaded":
+                self.device = value
+                self.status = f"Colouring on {value.upper()}"
+            elif kind == "frame":
+                self.frames_done += 1
+                self.status = f"Coloured frame {value} ({self.frames_done}/{len(self.plan.frames)})"
+                self._item(f"frame {value}")
+            elif kind == "error":
+                self._error = value
+            elif kind == "end":
+                self._worker.join()
+                self._worker_ended()
+                return
+
+    def _worker_ended(self) -> None:
+        if self._cancel:
+            self._stop("CANCELLED", "Colouring cancelled: no strip was made")
+        elif self._error:
+            self._stop("FAILED", self._error)
+        elif self.frames_done != len(self.plan.frames):
+            self._stop("FAILED", f"The engine made {self.frames_done} of "
+                                 f"{len(self.plan.frames)} frames: run again")
+        else:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Frames into place, then the strip: only now is the artist's scene changed."""
+        p = self.plan
+        scene = self._scene()
+        names = [frame_name(p.stem, f, p.ext) for f in p.frames]
+        for name in names:
+            os.replace(self.staging / name, p.out_dir / name)
+        _remove_stale(p.out_dir, p.stem, set(names))
+        sed = scene.sequence_editor_create()
+        for old in references.result_strips(sed, p.source.key):
+            compat.strips(sed).remove(old)
+        lowest = p.source.channel + 1 if p.source.kind == "STRIP" else 1
+        self.channel = free_channel(sed, lowest, p.frames[0], p.frames[-1])
+        strip = compat.new_image_strip(sed, p.strip_name, [str(p.out_dir / n) for n in names],
+                                       self.channel, p.frames[0])
+        strip[RESULT_KEY] = p.source.key
+        if p.out_dir_raw.startswith("//"):
+            strip.directory = p.out_dir_raw.rstrip("/\\") + "/"
+        self.result_strip = strip.name
+        self._stop("DONE", f"Coloured {len(names)} frames of '{p.source.name}' into "
+                           f"{p.out_dir_raw} (strip '{strip.name}', channel {self.channel})")
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _scene(self) -> bpy.types.Scene:
+        scene = bpy.data.scenes.get(self.plan.scene_name)
+        if scene is None:
+            raise InkpaintError(f"Scene '{self.plan.scene_name}' was removed while colouring: "
+                                "run again")
+        return scene
+
+    def _item(self, label: str) -> None:
+        self.done += 1
+        if self.on_item is not None:
+            pct = 100.0 * self.done / max(1, self.total)
+            self.on_item(LINE.format(pct=pct, done=self.done, total=self.total, label=label))
+
+    def _makedirs(self, folder: Path) -> None:
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except OSError as exc:
+                raise InkpaintError(f"Cannot create the output folder {d} "
+                                    f"({exc.strerror or exc}): choose another Output Folder") \
+                    from exc
+            self._created_dirs.append(d)
+
+    def _stop(self, phase: str, message: str) -> None:
+        global _ACTIVE, _LAST
+        if self._renderer is not None:
+            self._renderer.cleanup()
+            self._renderer = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        if phase != "DONE":
+            for d in reversed(self._created_dirs):
+                try:
+                    d.rmdir()  # only if still empty: never anything the artist put there
+                except OSError:
+                    break
+        self.phase, self.message = phase, message
+        self.status = message
+        self.seconds = time.monotonic() - self.started
+        if _ACTIVE is self:
+            _ACTIVE = None
+            _LAST = self
+
+
+def free_channel(sed, lowest: int, first: int, last: int) -> int:
+    """The lowest channel from ``lowest`` up that no top-level strip uses on frames
+    ``first``..``last``."""
+    busy = {s.channel for s in compat.strips(sed)
+            if s.frame_final_start <= last and s.frame_final_end > first}
+    for channel in range(max(1, lowest), MAX_CHANNEL + 1):
+        if channel not in busy:
+            return channel
+    raise InkpaintError(f"No Sequencer channel above {lowest - 1} is free on frames "
+                        f"{first}-{last}: free one and run again")
+
+
+def _remove_stale(folder: Path, stem: str, keep: set[str]) -> None:
+    """Frames of an earlier run of this source that this run did not remake (a longer range,
+    the other format), so the folder holds one consistent sequence."""
+    pattern = re.compile(rf"^{re.escape(stem)}\.-?[0-9]+\.(png|exr)$")
+    for entry in folder.iterdir():
+        if entry.is_file() and pattern.match(entry.name) and entry.name not in keep:
+            entry.unlink(missing_ok=True)

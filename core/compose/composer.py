@@ -1,0 +1,419 @@
+"""Production output: the network's soft, low-resolution colours turned into frames at the
+line art's native resolution whose fills are exactly the references' palette colours.
+
+Per frame (all whole-image OpenCV/numpy operations; nothing is kept between frames):
+
+1. **Regions** of the native line art with small gaps closed (``segment.py``).
+2. **Vote**: each region's network pixels are mapped to the nearest palette colour (a 32^3
+   lookup table) and vote, weighted by their distance from the lines (the network's colours
+   bleed across edges); the votes also give how split the region is, and how far the network's
+   colours are from any palette colour at all.
+3. **Carry-over** from references of the same size: where the line art around a pixel is the
+   reference's line for line (static parts, painted backgrounds, held cels), the reference's
+   own pixels are right by construction. A region whose whole footprint is unchanged is
+   *static* and takes the reference's fill; in ``auto`` every pixel whose neighbourhood is
+   unchanged and which lies in the reference region that corresponds to its own takes the
+   reference's native pixel (so a painted background is carried everywhere except around
+   what moved in front of it).
+4. **Fill**, by mode:
+   - ``flat``: every region one palette colour (its vote, or a static region's reference
+     fill). Only palette colours and the line art's own line colours appear.
+   - ``network``: the plain upscaled network output (as without composition).
+   - ``auto``: per region: static -> reference; network colours far from every palette colour
+     (a gradient, a texture, an off-model colour) -> network colours; a vote split between two
+     palette colours (a shadow or highlight without a line around it) -> each pixel the
+     nearer of the two; otherwise -> flat. Pixel carry-over on top.
+5. **Lines**: ``keep`` composites the line art over the fills with its own coverage and its
+   own colour (black, grey pencil, red/blue shadow lines, all as drawn); ``fill`` paints line
+   pixels with the fill next to them.
+6. **Confidence** per region = vote margin x palette fit x "has a counterpart in a reference"
+   (``match.py``), 1 where carried over; the map is that per pixel, the frame's summary the
+   mean over regions (an estimate of the share of regions that are right).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..errors import InkpaintError
+from ..preprocess import line_art
+from .match import MIN_AREA, RegionFeatures, best_matches, features
+from .palette import PaletteLUT, _codes, extract_palette, merge_palettes, to_u8
+from .segment import INK_THRESHOLD, Segmentation, segment
+
+MODES = ("flat", "network", "auto")
+LINE_MODES = ("keep", "fill")
+DEFAULT_MODE = "auto"
+
+VOTE_MARGIN = 0.5  # top-two share difference at which the vote counts as clear
+FIT_LO, FIT_HI = 16.0, 48.0  # mean distance (8-bit RGB) to the nearest palette colour: fits..not
+NETWORK_FIT = 30.0  # auto: regions fitting worse than this keep the network's colours
+SPLIT_SHARE = 0.3  # auto: second colour's vote share from which a region is painted two-tone
+CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs here"
+CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
+FRINGE = 0.02  # line coverage below which a pixel is clean paper
+FLAGGED = 0.5  # regions below this confidence count as flagged
+
+FLAT, SPLIT, NETWORK, STATIC = 0, 1, 2, 3
+
+
+@dataclass
+class RefCel:
+    """A painted reference prepared for composition (keep one per reference for the shot)."""
+
+    rgb: np.ndarray  # uint8 HxWx3, the reference's own pixels
+    mask: np.ndarray  # float32 HxW line coverage of its line art
+    seg: Segmentation
+    filled: np.ndarray  # int32 HxW region of every pixel (ink: the nearest region)
+    palette: np.ndarray  # uint8 [P, 3] its flat fill colours
+    region_code: np.ndarray  # int64 [n+1] RGB code of each region's fill (-1: not flat)
+    region_mean: np.ndarray  # uint8 [n+1, 3] mean colour of each region
+    feats: RegionFeatures
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.mask.shape
+
+
+@dataclass
+class Composed:
+    rgb: np.ndarray  # float32 HxWx3 sRGB [0, 1], native size
+    confidence: np.ndarray  # float32 HxW [0, 1]
+    score: float  # frame summary: mean region confidence
+    regions: int  # regions judged (area >= MIN_AREA)
+    flagged: int  # of which below FLAGGED
+    sources: dict[str, int] = field(default_factory=dict)  # regions per fill source
+
+
+def _mask_of(line_pixels: np.ndarray | None, mask: np.ndarray | None) -> np.ndarray:
+    if mask is not None:
+        return np.asarray(mask, np.float32)
+    if line_pixels is None:
+        raise ValueError("give the line art's pixels or its line mask")
+    return line_art(line_pixels)[1]
+
+
+def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
+                      mask: np.ndarray | None = None, gap: float | None = None) -> RefCel:
+    """Prepare a painted reference (colour float [0, 1] or uint8 HxWx3) and its line art
+    (``read_image(...).pixels``, or its line mask from ``line_art``)."""
+    mask = _mask_of(line_pixels, mask)
+    u8 = np.ascontiguousarray(to_u8(np.asarray(rgb)[..., :3]))
+    if u8.shape[:2] != mask.shape:
+        raise InkpaintError(
+            f"a reference's colour is {u8.shape[1]}x{u8.shape[0]} but its line art is "
+            f"{mask.shape[1]}x{mask.shape[0]}: paint the reference on its own line art")
+    seg = segment(mask, gap)
+    palette = extract_palette(u8, mask)
+    filled = seg.filled()
+    n = seg.n
+    lut = PaletteLUT.build(palette) if len(palette) else None
+    code = np.full(n + 1, -1, np.int64)
+    if lut is not None:
+        exact = lut.exact(u8)
+        ok = (exact >= 0) & (seg.labels > 0)
+        votes = np.bincount(seg.labels[ok].astype(np.int64) * len(palette) + exact[ok],
+                            minlength=(n + 1) * len(palette)).reshape(n + 1, len(palette))
+        has = votes.sum(1) > 0
+        code[has] = _codes(palette[None])[0][np.argmax(votes[has], 1)]
+    flat_lab = seg.labels.ravel()
+    cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
+    mean = np.stack([np.bincount(flat_lab, u8[..., c].ravel(), n + 1) / cnt for c in range(3)], 1)
+    return RefCel(u8, mask, seg, filled, palette, code,
+                  np.clip(np.rint(mean), 0, 255).astype(np.uint8), features(seg, 2))
+
+
+_LUTS: OrderedDict[bytes, PaletteLUT] = OrderedDict()
+
+
+def _lut(palette: np.ndarray) -> PaletteLUT:
+    key = palette.tobytes()
+    if key not in _LUTS:
+        _LUTS[key] = PaletteLUT.build(palette)
+        while len(_LUTS) > 8:
+            _LUTS.popitem(last=False)
+    _LUTS.move_to_end(key)
+    return _LUTS[key]
+
+
+def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Sequence[RefCel],
+            mode: str = DEFAULT_MODE, lines: str = "keep", *, mask: np.ndarray | None = None,
+            net_scale: float | None = None, gap: float | None = None) -> Composed:
+    """Compose one frame at the line art's native size.
+
+    ``line_pixels``: the frame's line art as read (``read_image(path).pixels``; needed for
+    ``lines="keep"``, whose colours it supplies); ``mask``: its line mask if already computed
+    (``line_art(pixels)[1]``); ``network_rgb``: the network's colours at native size (float
+    [0, 1] or uint8 HxWx3); ``refs``: the frame's references, nearest first (carry-over
+    prefers the first); ``net_scale``: native size / network working size (how far the
+    network's colours bleed across lines, in native px)."""
+    if mode not in MODES:
+        raise InkpaintError(f"unknown compose mode {mode!r}; use one of {', '.join(MODES)}")
+    if lines not in LINE_MODES:
+        raise InkpaintError(f"unknown line mode {lines!r}; use one of {', '.join(LINE_MODES)}")
+    mask = _mask_of(line_pixels, mask)
+    h, w = mask.shape
+    net = np.ascontiguousarray(to_u8(np.asarray(network_rgb)[..., :3]))
+    if net.shape[:2] != (h, w):
+        net = cv2.resize(net, (w, h), interpolation=cv2.INTER_CUBIC)
+    same = [r for r in refs if r.shape == (h, w)]
+    if mode != "network":
+        for r in same:
+            if not np.any(cv2.absdiff(mask, r.mask) > CARRY_DIFF / 4):  # a held cel
+                return Composed(r.rgb.astype(np.float32) / 255, np.ones((h, w), np.float32),
+                                1.0, r.seg.n, 0, {"held": 1})
+
+    seg = segment(mask, gap)
+    n = seg.n
+    palette = merge_palettes([r.palette for r in refs])
+    lut = _lut(palette)
+    step = 2 if h * w > 1_000_000 else 1
+    votes, fit, weight = _vote(seg, net, lut, step, net_scale)
+    share = votes / np.maximum(weight, 1e-9)[:, None]
+    order = np.argsort(-share, axis=1)[:, :3]
+    rows = np.arange(n + 1)
+    s = [share[rows, order[:, k]] if order.shape[1] > k else np.zeros(n + 1)
+         for k in range(3)]
+    c1 = order[:, 0]
+    c2 = order[:, 1] if order.shape[1] > 1 else c1
+
+    # Carry-over: static regions and (auto) static neighbourhoods.
+    filled = seg.filled()
+    static_col = np.full(n + 1, -1, np.int64)
+    carry = None
+    if mode != "network" and len(palette):
+        pal_codes = _codes(palette[None])[0]
+        for r in same:
+            carry = _carry(seg, filled, mask, r, step, pal_codes, static_col,
+                           carry, pixels=mode == "auto", keep_lines=lines == "keep")
+
+    # Where each region's colour comes from, and the colour.
+    source = np.full(n + 1, FLAT, np.int8)
+    static = static_col >= 0
+    chosen = np.where(static, static_col, c1)
+    if mode == "auto":
+        source[(fit > NETWORK_FIT) & ~static] = NETWORK
+        source[(s[1] >= SPLIT_SHARE) & (source == FLAT) & ~static] = SPLIT
+    elif mode == "network":
+        source[:] = NETWORK
+    source[static] = STATIC
+    source[0] = FLAT
+
+    # Confidence per region.
+    feats = features(seg, step)
+    sim = best_matches(feats, [r.feats for r in refs])[2] if refs else np.ones(n + 1)
+    margin = np.where(source == SPLIT, s[0] + s[1] - s[2], s[0] - s[1])
+    c_vote = np.clip(margin / VOTE_MARGIN, 0, 1)
+    c_fit = np.clip((FIT_HI - fit) / (FIT_HI - FIT_LO), 0, 1)
+    conf = (c_vote * c_fit * sim).astype(np.float32)
+    conf[weight <= 0] = 0.0
+    conf[static] = 1.0
+    conf[0] = 1.0
+
+    out = _paint(seg, filled, net, palette, chosen, c2, source, mode)
+    if carry is not None:
+        for r_idx, r in enumerate(same):
+            sel = carry == r_idx + 1
+            out[sel] = r.rgb[sel]
+    rgb = out.astype(np.float32) * np.float32(1 / 255)
+    if mode != "network":
+        _lines(rgb, seg, mask, line_pixels, lines, carry)
+
+    cmap = conf[filled]
+    if carry is not None:
+        cmap[carry > 0] = 1.0
+    judged = (feats.area >= MIN_AREA) & (rows > 0)
+    score = float(conf[judged].mean()) if judged.any() else 1.0
+    names = {FLAT: "flat", SPLIT: "split", NETWORK: "network", STATIC: "static"}
+    counts = np.bincount(source[1:].astype(np.int64), minlength=4)
+    sources = {names[k]: int(counts[k]) for k in range(4) if counts[k]}
+    if carry is not None:
+        sources["carried_px"] = int(np.count_nonzero(carry))
+    return Composed(rgb, cmap, score, int(judged.sum()), int((conf[judged] < FLAGGED).sum()),
+                    sources)
+
+
+def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
+          net_scale: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted palette votes [n+1, P], mean distance to the nearest palette colour [n+1] and
+    total weight [n+1] per region, from every ``step``-th pixel; regions the grid misses
+    are voted by the next offset grids."""
+    n, p = seg.n, max(len(lut.palette), 1)
+    margin = 1.0 + (net_scale or 1.0)
+    votes = np.zeros((n + 1) * p)
+    dsum = np.zeros(n + 1)
+    weight = np.zeros(n + 1)
+    missing = None
+    offsets = [(0, 0), (1, 1), (0, 1), (1, 0)] if step == 2 else [(0, 0)]
+    for oy, ox in offsets:
+        lab = seg.labels[oy::step, ox::step]
+        if missing is not None:
+            sel = missing[lab]
+            if not sel.any():
+                break
+            lab = lab[sel]
+            col = net[oy::step, ox::step][sel]
+            dist = seg.dist[oy::step, ox::step][sel]
+        else:
+            lab, col, dist = lab.ravel(), net[oy::step, ox::step].reshape(-1, 3), \
+                seg.dist[oy::step, ox::step].ravel()
+        bins = lut.bins(col)
+        wgt = np.clip(dist * np.float32(1 / margin), 0.1, 1.0)
+        votes += np.bincount(lab.astype(np.int64) * p + lut.index[bins], wgt, (n + 1) * p)
+        dsum += np.bincount(lab, wgt * lut.dist[bins], n + 1)
+        weight += np.bincount(lab, wgt, n + 1)
+        missing = weight <= 0
+        missing[0] = False
+        if not missing.any():
+            break
+    fit = dsum / np.maximum(weight, 1e-9)
+    return votes.reshape(n + 1, p), fit, weight
+
+
+def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel, step: int,
+           pal_codes: np.ndarray, static_col: np.ndarray, carry: np.ndarray | None, *,
+           pixels: bool, keep_lines: bool) -> np.ndarray | None:
+    """Static regions (whole footprint's line art unchanged) get ``ref``'s fill in
+    ``static_col`` (palette index); with ``pixels``, every not yet carried pixel whose
+    neighbourhood is unchanged and whose reference region corresponds to its own region
+    gets ``ref``'s number (1-based, in order) in the returned ``carry`` map."""
+    n = seg.n
+    diff = (cv2.absdiff(mask, ref.mask) > CARRY_DIFF).view(np.uint8)
+    rad = int(np.ceil(seg.line_width)) + 2
+    near = cv2.dilate(diff, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * rad + 1,) * 2))
+    near = near.view(bool)
+    lab_s = seg.labels[::step, ::step]
+    near_s = near[::step, ::step]
+    changed = np.bincount(lab_s[near_s], minlength=n + 1)
+    present = np.bincount(lab_s.ravel(), minlength=n + 1)
+    static = (changed == 0) & (present > 0) & (static_col < 0)
+    static[0] = False
+    rf_s = ref.filled[::step, ::step]
+    if static.any():
+        # the reference's fill over each static region (its palette colour, if flat)
+        sel = static[lab_s]
+        ref_code = ref.region_code[rf_s[sel]]
+        pos = np.minimum(np.searchsorted(pal_codes, ref_code), len(pal_codes) - 1)
+        ok = pal_codes[pos] == ref_code
+        nr = len(pal_codes)
+        v = np.bincount(lab_s[sel][ok].astype(np.int64) * nr + pos[ok],
+                        minlength=(n + 1) * nr).reshape(n + 1, nr)
+        good = static & (v.sum(1) > 0)
+        static_col[good] = np.argmax(v[good], 1)
+    if not pixels:
+        return carry
+    # correspondence: the reference region that overlaps each region most, kept only when
+    # the two are the same shape in the same place (intersection over union), so a part that
+    # moved onto where another part was is not painted with that other part's colour
+    ft_s = filled[::step, ::step]
+    nr = ref.seg.n + 1
+    codes = ft_s.ravel().astype(np.int64) * nr + rf_s.ravel()
+    if (n + 1) * nr <= 1 << 22:
+        hist = np.bincount(codes, minlength=(n + 1) * nr).reshape(n + 1, nr)
+        corr = np.argmax(hist, 1)
+        best = hist[np.arange(n + 1), corr]
+        area_t = hist.sum(1)
+        area_r = hist.sum(0)[corr]
+    else:
+        uniq, cnt = np.unique(codes, return_counts=True)
+        t_of, r_of = uniq // nr, uniq % nr
+        order = np.lexsort((cnt, t_of))
+        last = order[np.append(np.flatnonzero(np.diff(t_of[order])), len(order) - 1)]
+        corr = np.zeros(n + 1, np.int64)
+        best = np.zeros(n + 1, np.int64)
+        corr[t_of[last]] = r_of[last]
+        best[t_of[last]] = cnt[last]
+        area_t = np.bincount(t_of, cnt, n + 1)
+        area_r = np.bincount(r_of, cnt, nr)[corr]
+    iou = best / np.maximum(area_t + area_r - best, 1)
+    corr = np.where(iou >= CARRY_IOU, corr, -1).astype(np.int32)
+    corr[0] = -1
+    mine = (ref.filled == corr[filled]) & ~near
+    if not keep_lines:
+        mine &= mask <= FRINGE
+    if carry is None:
+        carry = np.zeros(mask.shape, np.uint8)
+        number = 1
+    else:
+        number = int(carry.max()) + 1
+        mine &= carry == 0
+    carry[mine] = number
+    return carry
+
+
+def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, palette: np.ndarray,
+           chosen: np.ndarray, second: np.ndarray, source: np.ndarray, mode: str) -> np.ndarray:
+    """uint8 HxWx3 fills (ink pixels take their nearest region's fill for now)."""
+    if mode == "network" or len(palette) == 0:
+        return net.copy()
+    table = palette[np.clip(chosen, 0, len(palette) - 1)]
+    out = table[filled]
+    special = source != FLAT
+    special[0] = False
+    if not special.any():
+        return out
+    pix = np.flatnonzero(special[filled])
+    src = source[filled.ravel()[pix]]
+    flat_out = out.reshape(-1, 3)
+    flat_net = net.reshape(-1, 3)
+    isnet = src == NETWORK
+    flat_out[pix[isnet]] = flat_net[pix[isnet]]
+    sp = pix[src == SPLIT]
+    if len(sp):
+        reg = filled.ravel()[sp]
+        col = flat_net[sp].astype(np.float32)
+        a = palette[chosen[reg]].astype(np.float32)
+        b = palette[second[reg]].astype(np.float32)
+        use_b = np.sum((col - b) ** 2, 1) < np.sum((col - a) ** 2, 1)
+        flat_out[sp] = np.where(use_b[:, None], palette[second[reg]], palette[chosen[reg]])
+    return out
+
+
+def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
+           line_pixels: np.ndarray | None, lines: str, carry: np.ndarray | None) -> None:
+    """Line pixels, in place: the fill under each is its nearest region pixel's; ``keep``
+    composites the drawn line over it with its coverage and colour."""
+    pix = np.flatnonzero(mask.ravel() > FRINGE if lines == "keep" else
+                         mask.ravel() >= INK_THRESHOLD)
+    if carry is not None:
+        pix = pix[carry.ravel()[pix] == 0]
+    if not len(pix):
+        return
+    flat = rgb.reshape(-1, 3)
+    under = flat[seg.nearest.ravel()[pix]]
+    if lines == "fill":
+        flat[pix] = under
+        return
+    a = mask.ravel()[pix][:, None]
+    flat[pix] = under * (1 - a) + _ink_colour(line_pixels, mask, pix, a) * a
+
+
+def _ink_colour(line_pixels: np.ndarray | None, mask: np.ndarray, pix: np.ndarray,
+                a: np.ndarray) -> np.ndarray:
+    """The colour of the drawn line at ``pix`` (coverage ``a``): the line art's pixel over
+    white paper is paper * (1 - a) + ink * a, solved for ink (paper normalised to white, as
+    ``line_art`` does)."""
+    if line_pixels is None:
+        return np.zeros((len(pix), 3), np.float32)
+    px = np.asarray(line_pixels, np.float32)
+    if px.ndim == 2:
+        px = px[..., None]
+    c = px.shape[2]
+    flat = px.reshape(-1, c)[pix]
+    if c == 4:
+        alpha = np.clip(flat[:, 3:], 0, 1)
+        flat = flat[:, :3] * alpha + (1 - alpha)
+        paper = np.ones(3, np.float32)
+    else:
+        flat = np.repeat(flat, 3, 1) if c == 1 else flat[:, :3]
+        sample = px[::7, ::7].reshape(-1, c)[(mask[::7, ::7] <= FRINGE).ravel()]
+        paper = np.median(sample, 0) if len(sample) else np.ones(c, np.float32)
+        paper = np.repeat(paper, 3) if c == 1 else paper[:3]
+        paper = np.maximum(paper, 0.05)
+    ink = (np.clip(flat / paper, 0, 1) - (1 - a)) / np.maximum(a, 1e-3)
+    return np.clip(ink, 0, 1)

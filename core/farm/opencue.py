@@ -1,0 +1,83 @@
+"""OpenCue: an outline built with ``opencue-pyoutline``, one Shell layer per unit of the chunk
+plan (range = the unit, chunk = the planned chunk size, so Cue's frames are exactly the
+planned chunks), serialised to the job spec XML Cuebot takes. ``--submit`` launches it.
+
+pyoutline is optional (``pip install opencue-pyoutline``): without it nothing here imports.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from ..errors import InkpaintError
+from .job import JobSpec
+
+
+def _outline_module():
+    try:
+        import outline  # noqa: F401
+        import outline.cuerun  # noqa: F401
+        from outline.modules.shell import Shell  # noqa: F401
+    except ImportError as exc:
+        raise InkpaintError("OpenCue jobs need pyoutline: pip install opencue-pyoutline "
+                            f"({exc})") from exc
+    import outline
+
+    return outline
+
+
+def build_outline(spec: JobSpec):
+    """The ``outline.Outline`` of the job (not set up, not launched)."""
+    outline = _outline_module()
+    from outline.modules.shell import Shell
+
+    ol = outline.Outline(spec.slug, shot=spec.options.get("shot") or spec.slug,
+                         show=spec.options.get("show") or None,
+                         user=spec.options.get("user") or None)
+    for k, v in sorted(spec.env.items()):
+        ol.set_env(k, v, pre=True)  # pre: sent to Cuebot with the job
+    command = shlex.join(spec.argv("#FRAME_START#-#FRAME_END#", "lines"))
+    for i, unit in enumerate(spec.plan.units):
+        chunks = spec.plan.unit_chunks(i)
+        if not chunks:
+            continue
+        frames = f"{chunks[0].start}-{chunks[-1].end}"
+        kind = "key" if unit.key_only else "colorize"
+        args = {"command": command, "range": frames, "chunk": spec.plan.chunk_size}
+        if spec.options.get("cores"):
+            args["cores"] = float(spec.options["cores"])
+        if spec.options.get("memory"):
+            args["memory"] = spec.options["memory"]
+        if spec.device == "cuda":
+            args["gpus"] = 1
+        ol.add_layer(Shell(f"{kind}_{frames.replace('-', '_')}", **args))
+    return ol
+
+
+def serialize(spec: JobSpec, session_dir: Path) -> str:
+    """The OpenCue job spec (XML) of the outline; pyoutline's set-up writes its session
+    folder under ``session_dir``."""
+    outline = _outline_module()
+    ol = build_outline(spec)
+    outline.config.set("outline", "session_dir", str(session_dir))
+    launcher = outline.cuerun.OutlineLauncher(ol, user=spec.options.get("user") or
+                                              os.environ.get("USER", "inkpaint"),
+                                              priority=spec.priority)
+    return launcher.serialize(use_pycuerun=False)
+
+
+def write_job(spec: JobSpec, dest: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    xml = dest / f"{spec.slug}.cuejob.xml"
+    xml.write_text(serialize(spec, dest / "sessions"), encoding="utf-8")
+    return [xml]
+
+
+def launch(spec: JobSpec, dest: Path):
+    """Submit to Cuebot (needs a reachable Cuebot configured for pycue)."""
+    outline = _outline_module()
+    ol = build_outline(spec)
+    outline.config.set("outline", "session_dir", str(dest / "sessions"))
+    return outline.cuerun.launch(ol, use_pycuerun=False, priority=spec.priority)

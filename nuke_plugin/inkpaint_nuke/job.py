@@ -1,0 +1,375 @@
+"""What a Colorize run does, decided from knob values alone (no ``nuke``, no numpy), so every
+rule here is tested without Nuke.
+
+A run of an InkpaintColorize node:
+
+1. renders its ``lineart`` input to PNG (sRGB, 16 bit, alpha when it has one) for the frames
+   the engine reads and its ``refs`` input to scene-linear EXR (``raw``) at the reference
+   frames, with temporary Write nodes (``Plan.writes``);
+2. hands a job file (``Plan.job``) to the worker, which converts the references to sRGB (OCIO
+   when there is a config, else the sRGB transfer), colours the shot with Inkpaint's engine
+   and writes scene-linear EXR frames with the line art's alpha;
+3. points the gizmo's internal Read node at those frames (``result_knobs``).
+
+Line art goes through PNG because the engine thresholds it into lines and distances (a
+colour-space nuance cannot matter); the references carry the look, so they travel as float EXR
+and are converted with the script's own OCIO config.
+"""
+
+import os
+import re
+from collections import OrderedDict
+
+JOB_VERSION = 1
+BACKENDS = ("torch", "onnx")
+DEVICES = ("auto", "cpu", "cuda")
+# The knobs a run depends on: changing one makes the last result stale.
+SETTING_KNOBS = ("ref_frames", "frame_range", "model", "backend", "device", "k", "temporal",
+                 "size", "srgb_colorspace")
+# Names the sRGB (display-referred, "texture") colour space goes by in the configs Nuke ships
+# (legacy colour management and nuke-default, ACES 1.x, the CG config) and the OCIO roles
+# that point to it; the first one a config knows is used.
+SRGB_NAMES = ("sRGB", "sRGB - Texture", "Utility - sRGB - Texture",
+              "sRGB Encoded Rec.709 (sRGB)", "matte_paint", "texture_paint", "color_picking")
+
+_PROGRESS = re.compile(r"inkpaint: progress\s+([0-9.]+)%\s+\((\d+)/(\d+)\)\s*(.*)$")
+_ERROR = re.compile(r"inkpaint: error: (.*)$")
+
+
+class UserError(Exception):
+    """Something the artist can fix, said in one line (shown in the status knob)."""
+
+    def __init__(self, message):
+        super().__init__(" ".join(str(message).split()))
+
+
+# ---- knob values -----------------------------------------------------------------------------
+
+
+def parse_ref_frames(text):
+    """``"1001,1024 1048"`` -> [1001, 1024, 1048] (commas and/or spaces, any order)."""
+    tokens = [t for t in re.split(r"[,\s]+", str(text).strip()) if t]
+    if not tokens:
+        raise UserError("no reference frames: type the frames you painted in 'reference "
+                        "frames', e.g. 1001,1024")
+    frames = []
+    for t in tokens:
+        if not re.match(r"^-?\d+$", t):
+            raise UserError(f"reference frames: '{t}' is not a frame number (write e.g. "
+                            "1001,1024,1048)")
+        frames.append(int(t))
+    dupes = sorted(set(f for f in frames if frames.count(f) > 1))
+    if dupes:
+        raise UserError(f"reference frame {dupes[0]} is listed twice")
+    return sorted(frames)
+
+
+def parse_frame_range(text):
+    """``""`` (the input's range), ``"1001-1048"`` or ``"1010"`` -> (first, last) or None."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    m = re.match(r"^(-?\d+)\s*(?:-\s*(-?\d+))?$", text)
+    if m is None:
+        raise UserError(f"frame range '{text}': write FIRST-LAST (e.g. 1001-1048), one frame, "
+                        "or leave it empty for the whole input")
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) is not None else first
+    if first > last:
+        raise UserError(f"frame range '{text}': the first frame is after the last")
+    return first, last
+
+
+class Settings:
+    """The validated knob values of one InkpaintColorize node."""
+
+    def __init__(self, ref_frames, frame_range, model, backend, device, k, temporal, size,
+                 cache_dir, python, srgb_colorspace):
+        self.ref_frames = ref_frames  # type: List[int]
+        self.frame_range = frame_range  # type: Optional[Tuple[int, int]]
+        self.model = model
+        self.backend = backend
+        self.device = device
+        self.k = k
+        self.temporal = temporal
+        self.size = size  # type: Optional[int]
+        self.cache_dir = cache_dir
+        self.python = python
+        self.srgb_colorspace = srgb_colorspace
+
+
+def _int(values, name, default):
+    value = values.get(name, default)
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        raise UserError(f"knob '{name}' must be a whole number, not '{value}'") from None
+
+
+def _choice(values, name, options):
+    value = values.get(name, options[0])
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = options[int(value)] if 0 <= int(value) < len(options) else value
+    value = str(value)
+    if value not in options:
+        raise UserError(f"knob '{name}' is '{value}'; use one of {', '.join(options)}")
+    return value
+
+
+def read_settings(values):
+    """Settings from knob values (``{knob name: node[knob].value()}``)."""
+    k = _int(values, "k", 2)
+    if k < 1:
+        raise UserError("K (references per frame) must be 1 or more")
+    size = _int(values, "size", 0)
+    if size and size < 32:
+        raise UserError(f"working size {size} is too small: use 32 or more, or 0 for the "
+                        "model's own")
+    model = str(values.get("model") or "").strip() or "lite"
+    return Settings(
+        ref_frames=parse_ref_frames(values.get("ref_frames", "")),
+        frame_range=parse_frame_range(values.get("frame_range", "")),
+        model=model,
+        backend=_choice(values, "backend", BACKENDS),
+        device=_choice(values, "device", DEVICES),
+        k=k,
+        temporal=bool(values.get("temporal", True)),
+        size=size or None,
+        cache_dir=str(values.get("cache_dir") or "").strip(),
+        python=str(values.get("python") or "").strip(),
+        srgb_colorspace=str(values.get("srgb_colorspace") or "").strip(),
+    )
+
+
+# ---- frames ----------------------------------------------------------------------------------
+
+
+def format_frames(frames):
+    """[1001, 1002, 1003, 1010] -> "1001-1003, 1010"."""
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in frame_runs(frames))
+
+
+def frame_runs(frames):
+    """Consecutive runs, one ``nuke.execute(write, first, last)`` each."""
+    runs = []  # type: List[List[int]]
+    for f in sorted(set(frames)):
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    return [(a, b) for a, b in runs]
+
+
+def lineart_frames(shot, refs, wanted):
+    """Line-art frames the engine reads to colour ``wanted``: every frame of each segment
+    (the frames between two references) that holds a wanted frame, and the references.
+
+    The engine lays its temporal windows out from each segment's start and never across a
+    reference, so any chunk of frames needs at most the segments around it; rendering whole
+    segments makes a farm chunk compute exactly what a full run does."""
+    first, last = shot
+    keys = sorted(set(refs))
+    needed = set(keys)
+    for f in wanted:
+        if f in needed:
+            continue
+        left = [r for r in keys if r < f]
+        right = [r for r in keys if r > f]
+        lo = left[-1] if left else first
+        hi = right[0] if right else last
+        needed.update(range(lo, hi + 1))
+    return sorted(needed)
+
+
+# ---- colour ----------------------------------------------------------------------------------
+
+
+def colour_settings(mode, config_name, custom_path, working_space, srgb_override, nuke_dir,
+                    environ=None):
+    """How the worker converts between the script's working space and sRGB.
+
+    ``mode`` is the Root's colorManagement ("Nuke" or "OCIO"), ``config_name`` its
+    OCIO_config, ``custom_path`` its customOCIOConfigPath, ``working_space`` its
+    workingSpaceLUT. Legacy (Nuke) colour management and the nuke-default config work in
+    linear sRGB/Rec.709, which the sRGB transfer converts exactly; any other config is
+    handed to OCIO by path."""
+    environ = os.environ if environ is None else environ
+    names = [srgb_override] if srgb_override else list(SRGB_NAMES)
+    config = None
+    if str(mode).lower() == "ocio" and config_name != "nuke-default":
+        if config_name == "custom":
+            config = custom_path or None
+        elif environ.get("OCIO"):
+            config = environ["OCIO"]
+        elif config_name:
+            bundled = os.path.join(nuke_dir or "", "plugins", "OCIOConfigs", "configs",
+                                   config_name, "config.ocio")
+            config = bundled if os.path.isfile(bundled) else "ocio://" + config_name
+    return OrderedDict([("config", config), ("working", working_space or "scene_linear"),
+                        ("srgb", names)])
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+
+class WriteSpec:
+    """A temporary Write node: which gizmo input it renders, where, how, and which frames."""
+
+    def __init__(self, role, input_index, path, knobs, frames):
+        self.role = role
+        self.input_index = input_index
+        self.path = path
+        self.knobs = knobs  # type: OrderedDict
+        self.frames = frames  # type: List[int]
+
+    @property
+    def runs(self):
+        return frame_runs(self.frames)
+
+    def __repr__(self):
+        return (f"WriteSpec({self.role!r}, input {self.input_index}, {self.path}, "
+                f"frames {format_frames(self.frames)})")
+
+
+class Plan:
+    """Everything one run does; ``job`` is what the worker reads."""
+
+    def __init__(self, node, shot, frames, folder, writes, job, result_pattern):
+        self.node = node
+        self.shot = shot
+        self.frames = frames
+        self.folder = folder
+        self.writes = writes  # type: List[WriteSpec]
+        self.job = job  # type: Dict[str, object]
+        self.result_pattern = result_pattern
+
+    @property
+    def job_path(self):
+        return os.path.join(self.folder, "job.json")
+
+    @property
+    def log_path(self):
+        return os.path.join(self.folder, "worker.log")
+
+
+def cache_root(cache_dir, script_path, temp_dir):
+    """The knob's folder, else ``inkpaint_cache/<script name>`` beside the saved script,
+    else a temp folder for an unsaved one."""
+    if cache_dir:
+        return cache_dir
+    if script_path:
+        stem = os.path.splitext(os.path.basename(script_path))[0]
+        return os.path.join(os.path.dirname(os.path.abspath(script_path)), "inkpaint_cache",
+                            stem)
+    return os.path.join(temp_dir, "inkpaint_cache", "untitled")
+
+
+def _posix(path):
+    return path.replace("\\", "/")  # Nuke's file knobs want forward slashes everywhere
+
+
+def plan_run(settings, node_name, shot, colour, root, frames=None, overwrite=True,
+             lineart_alpha=False, refs_alpha=False):
+    """The run of one node over ``frames`` (default: the knob's range, else the whole
+    ``shot``, the line-art input's frame range). ``*_alpha``: whether the input streams
+    have an alpha channel (a Write node asked for rgba writes a missing alpha as 0, which
+    would make the line art fully transparent)."""
+    first, last = shot
+    if first > last:
+        raise UserError("the line-art input has no frames")
+    span = frames or settings.frame_range or shot
+    if span[0] < first or span[1] > last:
+        raise UserError(f"frames {span[0]}-{span[1]} are outside the line-art input "
+                        f"({first}-{last})")
+    outside = [f for f in settings.ref_frames if not first <= f <= last]
+    if outside:
+        raise UserError(f"reference frame {outside[0]} is outside the line-art input "
+                        f"({first}-{last})")
+    wanted = list(range(span[0], span[1] + 1))
+    node_dir = _posix(os.path.join(root, node_name))
+    folder = f"{node_dir}/run.{span[0]}-{span[1]}"
+    line_pattern = folder + "/line.####.png"
+    ref_pattern = folder + "/ref.####.exr"
+    result_pattern = node_dir + "/colour.####.exr"
+    line_frames = lineart_frames(shot, settings.ref_frames, wanted)
+    writes = [
+        WriteSpec("lineart", 0, line_pattern, OrderedDict([
+            ("file_type", "png"), ("datatype", "16 bit"),
+            ("channels", "rgba" if lineart_alpha else "rgb"),
+            ("raw", False), ("create_directories", True)]), line_frames),
+        WriteSpec("refs", 1, ref_pattern, OrderedDict([
+            ("file_type", "exr"), ("datatype", "32 bit float"),
+            ("channels", "rgba" if refs_alpha else "rgb"),
+            ("raw", True), ("create_directories", True)]), list(settings.ref_frames)),
+    ]
+    job = OrderedDict([
+        ("version", JOB_VERSION),
+        ("node", node_name),
+        ("shot", [first, last]),
+        ("frames", wanted),
+        ("lineart", line_pattern),
+        ("lineart_frames", line_frames),
+        ("refs", [OrderedDict([("frame", f), ("color", ref_pattern.replace("####", f"{f:04d}"))])
+                  for f in settings.ref_frames]),
+        ("work", folder + "/work"),
+        ("out", result_pattern),
+        ("model", settings.model),
+        ("backend", settings.backend),
+        ("device", settings.device),
+        ("k", settings.k),
+        ("temporal", settings.temporal),
+        ("size", settings.size),
+        ("colour", dict(colour)),
+        ("overwrite", bool(overwrite)),
+    ])
+    return Plan(node_name, (first, last), wanted, folder, writes, job, result_pattern)
+
+
+def result_knobs(plan):
+    """Gizmo knobs that point its internal Read at the coloured frames. The Read's knobs are
+    expressions on these, so the saved script keeps pointing at the result."""
+    return OrderedDict([("result_file", plan.result_pattern), ("result_first", plan.shot[0]),
+                        ("result_last", plan.shot[1]), ("result_ready", True)])
+
+
+def status_done(plan, model, seconds):
+    name = os.path.splitext(os.path.basename(model))[0] if "/" in model or "\\" in model \
+        else model
+    return (f"coloured {format_frames(plan.frames)} ({len(plan.frames)} frames, {name}) "
+            f"in {seconds:.0f} s")
+
+
+# ---- the worker's output ---------------------------------------------------------------------
+
+
+def parse_progress(line):
+    """``inkpaint: progress 12.5% (3/24) frame 1003`` -> (12.5, 3, 24, "frame 1003")."""
+    m = _PROGRESS.search(line.strip())
+    if m is None:
+        return None
+    return float(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4).strip()
+
+
+def parse_error(line):
+    m = _ERROR.search(line.strip())
+    return m.group(1).strip() if m else None
+
+
+# ---- the Cattery gizmo -----------------------------------------------------------------------
+
+# (node, knob) inside InkpaintColorizeCattery that follow its "input colour space" knob: the
+# three conversions to the networks' sRGB and the one back.
+CATTERY_COLOURSPACE_KNOBS = (("ToSRGB_line", "colorspace_in"),
+                             ("ToSRGB_line_alpha", "colorspace_in"),
+                             ("ToSRGB_refs", "colorspace_in"), ("ToLinear", "colorspace_out"))
+
+
+def cattery_internal_knobs(size, colorspace):
+    """The internal knob values the Cattery gizmo's own knobs set: the Inference node's
+    ``size`` (the model attribute CatFileCreator exposes) and the colour conversions."""
+    size = int(float(size))
+    if size < 32:
+        raise UserError(f"working size {size} is too small: use 32 or more")
+    out = [("Inference1", "size", size)]  # type: List[Tuple[str, str, object]]
+    out += [(node, knob, colorspace) for node, knob in CATTERY_COLOURSPACE_KNOBS]
+    return out

@@ -1,0 +1,227 @@
+"""The few lines that touch ``nuke``: read the gizmo's knobs, create and execute the
+temporary Write nodes, run the worker under a ProgressTask, point the gizmo at the result.
+All decisions are in ``job``; this module only carries them out."""
+
+import os
+import shutil
+import tempfile
+import time
+
+import nuke
+
+from . import job, runner
+
+GIZMO = "InkpaintColorize"
+READ_NODE = "InkpaintResult"
+_READ_KNOBS = job.SETTING_KNOBS + ("cache_dir", "python")
+
+
+# ---- progress --------------------------------------------------------------------------------
+
+
+class GuiProgress:
+    """``nuke.ProgressTask`` with a Cancel button."""
+
+    def __init__(self, title):
+        self._task = nuke.ProgressTask(title)
+
+    def update(self, percent, message):
+        self._task.setProgress(int(max(0, min(100, percent))))
+        self._task.setMessage(message)
+
+    def cancelled(self):
+        return self._task.isCancelled()
+
+    def close(self):
+        self._task = None  # dropping the last reference closes Nuke's progress bar
+
+
+class TerminalProgress:
+    """For ``nuke -t``: stage lines on stdout (the worker's progress lines are echoed)."""
+
+    def update(self, percent, message):
+        if not message.startswith("frame "):  # per-frame lines come from the worker itself
+            print(f"inkpaint: {message}", flush=True)
+
+    def cancelled(self):
+        return False
+
+    def close(self):
+        pass
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+
+def _knob_values(node):
+    knobs = node.knobs()
+    return dict((name, knobs[name].value()) for name in _READ_KNOBS if name in knobs)
+
+
+def _shot(node):
+    """The line-art input's frame range (what the gizmo's output covers)."""
+    if node.input(0) is None:
+        raise job.UserError("connect the line art to the node's 'lineart' input")
+    if node.input(1) is None:
+        raise job.UserError("connect the painted reference frames to the 'refs' input")
+    frames = node.input(0).frameRange()
+    return int(frames.first()), int(frames.last())
+
+
+def _has_alpha(source):
+    return "rgba.alpha" in source.channels()
+
+
+def _root_value(name, default=""):
+    knob = nuke.root().knob(name)
+    return knob.value() if knob is not None else default
+
+
+def _colour(settings):
+    return job.colour_settings(
+        _root_value("colorManagement", "Nuke"), _root_value("OCIO_config"),
+        _root_value("customOCIOConfigPath"), _root_value("workingSpaceLUT", "linear"),
+        settings.srgb_colorspace, os.path.dirname(getattr(nuke, "EXE_PATH", "") or ""))
+
+
+def _parent(node):
+    """The group the node sits in (the Write nodes go beside it)."""
+    full = node.fullName()
+    return nuke.toNode(full.rsplit(".", 1)[0]) if "." in full else nuke.root()
+
+
+def _set_colorspace(write, names):
+    for name in names:
+        try:
+            write["colorspace"].setValue(name)
+            return name
+        except (ValueError, RuntimeError, TypeError):
+            continue
+    raise job.UserError(f"none of the sRGB colour spaces {', '.join(names)} exists in this "
+                        "script's colour management: type one in the node's 'sRGB colour "
+                        "space' knob")
+
+
+def _create_writes(node, plan):
+    created = []
+    with _parent(node):
+        for spec in plan.writes:
+            write = nuke.nodes.Write()
+            created.append((spec, write))
+            write["file"].setValue(spec.path)
+            for name, value in spec.knobs.items():
+                if name in write.knobs():
+                    write[name].setValue(value)
+            if not spec.knobs.get("raw"):
+                _set_colorspace(write, plan.job["colour"]["srgb"])
+            write.setInput(0, node.input(spec.input_index))
+    return created
+
+
+def _render(writes, progress):
+    """Execute the Write nodes over their frame runs (progress 0-10 %)."""
+    total = sum(len(spec.frames) for spec, _ in writes)
+    done = 0
+    for spec, write in writes:
+        for first, last in spec.runs:
+            if progress.cancelled():
+                raise runner.Cancelled()
+            progress.update(10.0 * done / max(1, total),
+                            f"rendering {spec.role} {first}-{last}")
+            try:
+                nuke.execute(write, first, last, 1)
+            except RuntimeError as exc:
+                if progress.cancelled() or "cancel" in str(exc).lower():
+                    raise runner.Cancelled() from None
+                why = " ".join(str(exc).split())
+                raise job.UserError(f"rendering the {spec.role} input failed at frames "
+                                    f"{first}-{last}: {why}") from None
+            done += last - first + 1
+
+
+def _cleanup(plan):
+    """Remove the rendered inputs; the job file and the worker's log stay for reference."""
+    for name in os.listdir(plan.folder) if os.path.isdir(plan.folder) else []:
+        path = os.path.join(plan.folder, name)
+        if name == "work":
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(("line.", "ref.")):
+            os.remove(path)
+
+
+def set_status(node, text):
+    if "status" in node.knobs():
+        node["status"].setValue(text)
+
+
+def _show_result(node, plan):
+    for name, value in job.result_knobs(plan).items():
+        node[name].setValue(value)
+    with node:
+        read = nuke.toNode(READ_NODE)
+    if read is not None and "reload" in read.knobs():
+        read["reload"].execute()
+
+
+def colorize(node, frames=None, python=None, overwrite=True, progress=None, echo=None):
+    """Run one InkpaintColorize node over ``frames`` ((first, last); default: its frame
+    range knob, else the whole line-art input). Raises ``job.UserError`` or
+    ``runner.Cancelled``; the node's status knob says what happened either way."""
+    start = time.time()
+    progress = progress or TerminalProgress()
+    try:
+        settings = job.read_settings(_knob_values(node))
+        root = job.cache_root(settings.cache_dir, _root_value("name"), tempfile.gettempdir())
+        shot = _shot(node)
+        plan = job.plan_run(settings, node.name(), shot, _colour(settings), root, frames,
+                            overwrite, lineart_alpha=_has_alpha(node.input(0)),
+                            refs_alpha=_has_alpha(node.input(1)))
+        python = runner.resolve_python(python or settings.python)
+        set_status(node, "rendering inputs...")
+        writes = _create_writes(node, plan)
+        try:
+            _render(writes, progress)
+        finally:
+            for _, write in writes:
+                nuke.delete(write)
+        set_status(node, "colouring...")
+        progress.update(10.0, f"colouring {job.format_frames(plan.frames)}")
+        runner.run_job(plan, python,
+                       progress=lambda pct, msg: progress.update(10.0 + 0.9 * pct, msg),
+                       should_cancel=progress.cancelled, echo=echo)
+        _show_result(node, plan)
+        _cleanup(plan)
+        set_status(node, job.status_done(plan, settings.model, time.time() - start))
+        return plan
+    except job.UserError as exc:
+        set_status(node, f"error: {exc}")
+        raise
+    except runner.Cancelled:
+        set_status(node, "cancelled (frames already written are kept)")
+        raise
+
+
+# ---- gizmo callbacks -------------------------------------------------------------------------
+
+
+def colorize_this():
+    """The gizmo's Colorize button."""
+    node = nuke.thisNode()
+    progress = GuiProgress(f"Inkpaint: {node.name()}")
+    try:
+        colorize(node, progress=progress)
+    except job.UserError as exc:
+        nuke.message(f"Inkpaint: {exc}")
+    except runner.Cancelled:
+        pass
+    finally:
+        progress.close()
+
+
+def knob_changed():
+    """The gizmo's knobChanged: a changed setting makes the shown result stale."""
+    node, knob = nuke.thisNode(), nuke.thisKnob()
+    if knob is None or knob.name() not in job.SETTING_KNOBS:
+        return
+    if "result_ready" in node.knobs() and node["result_ready"].value():
+        set_status(node, "settings changed since the last run: press Colorize")

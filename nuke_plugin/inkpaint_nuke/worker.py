@@ -1,0 +1,146 @@
+"""The heavy half of a Colorize run, in a Python that has Inkpaint's engine (numpy, OpenCV,
+PyTorch or ONNX Runtime): ``python -m inkpaint_nuke.worker job.json``, or ``run(job)`` in
+Nuke's own Python when it has them.
+
+It reads what the gizmo's Write nodes rendered (line art PNG, references as scene-linear
+EXR), converts the references to the networks' sRGB, colours the frames with the engine and
+writes scene-linear EXR frames (premultiplied by the line art's alpha, when it has one)
+atomically, so a cancelled or failed run never leaves half a frame and a retried farm task
+only does what is missing (unless ``overwrite``).
+
+Progress goes to stderr as the engine's CLI prints it (``inkpaint: progress 12.5% (3/24)
+frame 1003``), errors as ``inkpaint: error: <one line>`` with exit status 1.
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import _core
+from .colour import ColourTransform, premultiply, unpremultiply
+
+
+class Cancelled(Exception):
+    """The artist pressed Cancel."""
+
+
+def _ref_srgb(path, colour, work, frame):
+    """A reference frame as the engine reads colour: an sRGB PNG (16 bit) in ``work``."""
+    imageio = _core.module("imageio")
+    img = imageio.read_image(path)
+    px = img.pixels
+    rgb = np.repeat(px[..., :1], 3, axis=2) if px.shape[2] < 3 else px[..., :3]
+    if px.shape[2] == 4:
+        rgb = unpremultiply(rgb, px[..., 3])
+    if img.linear:
+        rgb = colour.to_srgb(rgb)
+    out = os.path.join(work, f"ref.{frame:04d}.png")
+    imageio.write_image(out, np.clip(rgb, 0.0, 1.0), bit_depth=16)
+    return out
+
+
+def _alpha(path):
+    px = _core.module("imageio").read_image(path).pixels
+    return np.clip(px[..., 3], 0.0, 1.0) if px.shape[2] == 4 else None
+
+
+def run(job, progress=None, should_cancel=None, log=None):
+    """Colour the job's frames; returns how many frames were written.
+
+    ``progress(done, total, frame)`` is called after each written frame, ``should_cancel()``
+    before each (True raises ``Cancelled``), ``log(line)`` gets one-line notes."""
+    log = log or (lambda line: None)
+    frames_mod = _core.module("frames")
+    plan_mod = _core.module("engine.plan")
+    colorizer_mod = _core.module("engine.colorizer")
+    imageio = _core.module("imageio")
+    errors = _core.module("errors")
+    if job.get("version") != 1:
+        raise errors.InkpaintError(f"job file version {job.get('version')!r} is not supported "
+                                   "by this worker; update the Nuke plugin and Inkpaint "
+                                   "together")
+    out = frames_mod.OutputPattern(job["out"])
+    wanted = list(job["frames"])
+    todo = wanted if job.get("overwrite") else [f for f in wanted if not out.path(f).exists()]
+    if len(todo) < len(wanted):
+        log(f"inkpaint: {len(wanted) - len(todo)} of {len(wanted)} frames already written, "
+            "skipping them")
+    if not todo:
+        return 0
+    colour = ColourTransform.from_spec(job.get("colour"))
+    if colour.warning:
+        log("inkpaint: note: " + colour.warning)
+    work = job["work"]
+    os.makedirs(work, exist_ok=True)
+    refs = [plan_mod.Reference(color=_ref_srgb(r["color"], colour, work, int(r["frame"])),
+                               frame=int(r["frame"]))
+            for r in job["refs"]]
+    line = frames_mod.OutputPattern(job["lineart"])
+    first, last = job["shot"]
+    # The whole shot, so the engine plans its windows as a full run would; only the frames
+    # the Write node rendered (job["lineart_frames"]) are ever read.
+    lineart = {f: line.path(f) for f in range(int(first), int(last) + 1)}
+    colorizer = colorizer_mod.Colorizer(
+        model=job["model"], backend=job.get("backend", "torch"),
+        device=job.get("device", "auto"), size=job.get("size"), k=int(job.get("k", 2)),
+        temporal=bool(job.get("temporal", True)))
+    log(f"inkpaint: {colorizer.cfg.name}, {job.get('backend')} on "
+        f"{colorizer.backend.device}, colour: {colour.description}")
+    done = 0
+    for cf in colorizer.colorize(lineart, refs, todo):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+        rgb = colour.to_linear(cf.rgb)
+        alpha = _alpha(lineart[cf.frame])
+        if alpha is not None:
+            rgb = premultiply(rgb, alpha)
+        imageio.write_image(out.path(cf.frame), rgb, alpha, linear_out=False)
+        done += 1
+        if progress is not None:
+            progress(done, len(todo), cf.frame)
+    return done
+
+
+def main(argv=None):
+    """``python -m inkpaint_nuke.worker JOB.json``: exit 0 when every frame is written."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m inkpaint_nuke.worker JOB.json", file=sys.stderr)
+        return 2
+    progress_mod = _core.module("progress")
+    errors = _core.module("errors")
+
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+
+    bar = []
+
+    def progress(done, total, frame):
+        if not bar:
+            bar.append(progress_mod.Progress(total, "colorize", stream=sys.stderr, bar=False))
+        bar[0].step(f"frame {frame}")
+
+    start = time.time()
+    try:
+        with open(argv[0], encoding="utf-8") as f:
+            job = json.load(f)
+        written = run(job, progress=progress, log=log)
+    except errors.InkpaintError as exc:
+        log(f"inkpaint: error: {exc}")
+        return 1
+    except (OSError, ValueError, KeyError) as exc:
+        why = " ".join(str(exc).split())
+        log(f"inkpaint: error: {type(exc).__name__}: {why}")
+        return 1
+    except KeyboardInterrupt:
+        log("inkpaint: interrupted")
+        return 130
+    log(f"inkpaint: wrote {written} frames to {job['out']} in {time.time() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

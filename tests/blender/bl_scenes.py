@@ -1,0 +1,183 @@
+"""Scenes for the Blender tests, built from nothing with bpy (no .blend in the repo).
+
+The Grease Pencil shot: three closed shapes, each with its own fill material, drawn on every
+frame 1-12 (each keyframe a new drawing, the shapes sliding a little per frame, so no frame is
+a held cel), a 128x96 orthographic camera, timeline markers ``ref_a`` (frame 1) and ``ref_b``
+(frame 12). ``Shape.pixel`` projects a shape's centre through the camera, so the tests sample
+where the region really is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+
+WIDTH, HEIGHT = 128, 96
+FRAMES = range(1, 13)
+REF_FRAMES = (1, 12)
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    fill: tuple[float, float, float]  # the material's fill colour: scene-linear RGB
+    centre: tuple[float, float]  # x, z at frame 1 (world units; drawn in the XZ plane)
+    size: tuple[float, float]
+    velocity: tuple[float, float]  # per frame
+
+    def centre_at(self, frame: int) -> Vector:
+        t = frame - 1
+        return Vector((self.centre[0] + self.velocity[0] * t, 0.0,
+                       self.centre[1] + self.velocity[1] * t))
+
+    def corners(self, frame: int) -> list[Vector]:
+        c, (w, h) = self.centre_at(frame), self.size
+        return [c + Vector(d) for d in ((-w / 2, 0, -h / 2), (w / 2, 0, -h / 2),
+                                        (w / 2, 0, h / 2), (-w / 2, 0, h / 2))]
+
+    def pixel(self, scene, frame: int) -> tuple[int, int]:
+        """(row, column) of the centre in the rendered frame."""
+        v = world_to_camera_view(scene, scene.camera, self.centre_at(frame))
+        return int((1.0 - v.y) * HEIGHT), int(v.x * WIDTH)
+
+    @property
+    def fill_srgb(self) -> np.ndarray:
+        """What 'Standard' on an sRGB display turns the linear fill into."""
+        return linear_to_srgb(np.array(self.fill, np.float32))
+
+
+SHAPES = (
+    Shape("Red", (0.80, 0.08, 0.06), (-2.2, 0.7), (2.2, 2.0), (0.06, -0.02)),
+    Shape("Green", (0.10, 0.55, 0.12), (1.7, 0.9), (2.4, 1.8), (-0.04, 0.02)),
+    Shape("Blue", (0.12, 0.20, 0.85), (0.0, -1.7), (3.6, 1.2), (0.05, 0.0)),
+)
+
+
+def linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    v = np.clip(v, 0.0, None)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1 / 2.4) - 0.055)
+
+
+def empty_file() -> None:
+    bpy.ops.wm.read_homefile(use_empty=True)
+
+
+def gp_data_collection():
+    return (bpy.data.grease_pencils_v3 if hasattr(bpy.data, "grease_pencils_v3")
+            else bpy.data.grease_pencils)
+
+
+def make_gp_shot(folder: Path, markers=(("ref_a", 1), ("ref_b", 12))) -> bpy.types.Object:
+    """A fresh file saved as ``folder/shot.blend`` holding the shot; returns the object."""
+    empty_file()
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = FRAMES[0], FRAMES[-1]
+    scene.render.resolution_x, scene.render.resolution_y = WIDTH, HEIGHT
+    scene.render.resolution_percentage = 100
+
+    cam_data = bpy.data.cameras.new("Camera")
+    cam_data.type = "ORTHO"
+    cam_data.ortho_scale = 8.0
+    cam = bpy.data.objects.new("Camera", cam_data)
+    cam.location = (0.0, -10.0, 0.0)
+    cam.rotation_euler = (np.pi / 2, 0.0, 0.0)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+
+    gp = gp_data_collection().new("Drawing")
+    obj = bpy.data.objects.new("Drawing", gp)
+    scene.collection.objects.link(obj)
+    for shape in SHAPES:
+        mat = bpy.data.materials.new(shape.name)
+        bpy.data.materials.create_gpencil_data(mat)
+        mat.grease_pencil.show_stroke = True
+        mat.grease_pencil.color = (0.0, 0.0, 0.0, 1.0)
+        mat.grease_pencil.show_fill = True
+        mat.grease_pencil.fill_color = (*shape.fill, 1.0)
+        gp.materials.append(mat)
+    layer = gp.layers.new("Ink")
+    for frame in FRAMES:
+        drawing = layer.frames.new(frame).drawing
+        drawing.add_strokes([4] * len(SHAPES))
+        for i, shape in enumerate(SHAPES):
+            stroke = drawing.strokes[i]
+            for point, corner in zip(stroke.points, shape.corners(frame)):
+                point.position = corner
+                point.radius = 0.04
+            stroke.cyclic = True
+            stroke.material_index = i
+    for name, frame in markers:
+        scene.timeline_markers.new(name, frame=frame)
+    scene.inkpaint.source_type = "GPENCIL"
+    scene.inkpaint.gp_object = obj
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))
+    return obj
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """8-bit sRGB PNG through Blender's own image writer (cv2 may not be installed)."""
+    h, w = rgb.shape[:2]
+    img = bpy.data.images.new(path.stem, w, h, alpha=False)
+    rgba = np.dstack([rgb, np.ones((h, w), np.float32)])[::-1]  # Blender stores bottom-up
+    img.pixels.foreach_set(rgba.astype(np.float32).ravel())
+    img.filepath_raw = str(path)
+    img.file_format = "PNG"
+    img.save()
+    bpy.data.images.remove(img)
+
+
+def box_lines(h: int, w: int, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """White paper with black 1-px rectangle outlines (top, left, bottom, right)."""
+    out = np.ones((h, w, 3), np.float32)
+    for t, left, b, r in boxes:
+        out[t, left:r + 1] = out[b, left:r + 1] = 0.0
+        out[t:b + 1, left] = out[t:b + 1, r] = 0.0
+    return out
+
+
+STRIP_BOXES = [(10, 10, 50, 60), (20, 70, 80, 118)]
+STRIP_COLOURS = [(0.9, 0.2, 0.2), (0.2, 0.4, 0.9)]
+
+
+def strip_frame_boxes(i: int) -> list[tuple[int, int, int, int]]:
+    return [(t + i, left + i, b + i, r + i) for t, left, b, r in STRIP_BOXES]
+
+
+def make_strip_shot(folder: Path, frames: int = 8, first: int = 101) -> dict:
+    """Line art ``lines/line.####.png`` as an image strip on channel 1 (frames
+    ``first``..), painted colour frames for the first and last frame as two one-frame strips
+    on channel 2, markers ``ref1``/``ref2`` on them. Returns what the test needs to know."""
+    empty_file()
+    scene = bpy.context.scene
+    lines_dir, paint_dir = folder / "lines", folder / "paint"
+    lines_dir.mkdir(parents=True)
+    paint_dir.mkdir()
+    paints = {}
+    for i in range(frames):
+        f = first + i
+        lines = box_lines(HEIGHT, WIDTH, strip_frame_boxes(i))
+        write_png(lines_dir / f"line.{f:04d}.png", lines)
+        if i in (0, frames - 1):
+            colour = lines.copy()
+            for (t, left, b, r), c in zip(strip_frame_boxes(i), STRIP_COLOURS):
+                colour[t + 1:b, left + 1:r] = c
+            write_png(paint_dir / f"paint.{f:04d}.png", colour)
+            paints[f] = colour
+    sed = scene.sequence_editor_create()
+    coll = sed.strips if hasattr(sed, "strips") else sed.sequences
+    strip = coll.new_image("Lines", str(lines_dir / f"line.{first:04d}.png"), 1, first)
+    for i in range(1, frames):
+        strip.elements.append(f"line.{first + i:04d}.png")
+    for f in paints:
+        coll.new_image(f"Paint {f}", str(paint_dir / f"paint.{f:04d}.png"), 2, f)
+        scene.timeline_markers.new(f"ref{len(scene.timeline_markers) + 1}", frame=f)
+    sed.active_strip = strip
+    scene.frame_start, scene.frame_end = first, first + frames - 1
+    scene.inkpaint.source_type = "STRIP"
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))
+    return {"strip": strip.name, "first": first, "frames": frames, "paints": paints}

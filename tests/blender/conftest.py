@@ -1,0 +1,77 @@
+"""Fixtures for the tests that run INSIDE Blender (the ``bpy`` wheel, in .venv-bpy45 and
+.venv-bpy50). The main suite's ``tests/test_blender.py`` runs them as subprocesses:
+
+    .venv-bpy50/bin/python -m pytest -c tests/blender/pytest.ini tests/blender
+
+Environment:
+    INKPAINT_BLENDER_EXT   the built extension folder (build_ext.build_extension); when unset
+                           one is built here into a temp folder
+    INKPAINT_TEST_WEIGHTS  a folder with lite.safetensors/.yaml/.G.onnx/.T.onnx (random init
+                           is fine, made by the main venv); tests that colour need it
+
+Under the main venv (no bpy) nothing here is collected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+try:
+    import bpy  # noqa: F401
+except ImportError:  # the main suite: these run through tests/test_blender.py instead
+    collect_ignore_glob = ["test_*.py"]
+    bpy = None
+
+HERE = Path(__file__).resolve().parent
+
+
+def _extension_dir() -> Path:
+    given = os.environ.get("INKPAINT_BLENDER_EXT")
+    if given:
+        return Path(given)
+    sys.path.insert(0, str(HERE))
+    from build_ext import build_extension
+
+    weights = os.environ.get("INKPAINT_TEST_WEIGHTS")
+    dest = Path(tempfile.mkdtemp(prefix="inkpaint-ext-")) / "inkpaint"
+    return build_extension(dest, Path(weights) if weights else None, with_wheels=False)
+
+
+@pytest.fixture(scope="session")
+def ext_dir() -> Path:
+    return _extension_dir()
+
+
+@pytest.fixture(scope="session")
+def addon(ext_dir):
+    """The extension imported as a package (its folder name), registered for the session."""
+    sys.path.insert(0, str(ext_dir.parent))
+    module = importlib.import_module(ext_dir.name)
+    module.register()
+    yield module
+    module.unregister()
+
+
+@pytest.fixture(scope="session")
+def has_weights(ext_dir) -> bool:
+    return (ext_dir / "weights" / "lite.G.onnx").is_file()
+
+
+@pytest.fixture
+def weights(has_weights, addon):
+    if not has_weights:
+        pytest.skip("no test weights: set INKPAINT_TEST_WEIGHTS to a folder with "
+                    "lite.safetensors + ONNX exports (tests/test_blender.py makes them)")
+
+
+def listing(folder: Path) -> list[str]:
+    """Every file and folder under ``folder`` (relative), hidden ones included."""
+    if not folder.exists():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))

@@ -1,0 +1,96 @@
+"""The Blender extension, tested inside real Blender: the ``bpy`` wheels of Blender 4.5 LTS and
+5.0, each in its own venv (bpy needs numpy<2, which the main venv does not have).
+
+This builds the extension once (core vendored, random-init ``lite`` weights with their ONNX
+exports, made here with torch), then runs ``tests/blender`` in each bpy venv as a subprocess
+and fails with that run's output if any of its tests fails or skips. A venv that does not exist
+is skipped with the command that creates it (``python3 build.py test`` does).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BLENDER_TESTS = ROOT / "tests" / "blender"
+VENVS = {
+    "bpy45": ("4.5", ".venv-bpy45", "bpy==4.5.15"),
+    "bpy50": ("5.0", ".venv-bpy50", "bpy==5.0.1"),
+}
+DEPS = ('"numpy<2" onnxruntime==1.32.0 opencv-python-headless==4.11.0.86 PyYAML==6.0.4 '
+        "OpenEXR==3.5.3 pytest")
+TIMEOUT_S = 1200
+
+
+
+def _build_extension(*args, **kw) -> Path:
+    """tests/blender/build_ext.py, loaded by path: putting tests/blender on sys.path would
+    shadow this suite's conftest with the Blender one."""
+    spec = importlib.util.spec_from_file_location("inkpaint_build_ext",
+                                                  BLENDER_TESTS / "build_ext.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_extension(*args, **kw)
+
+
+def _python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, lite_weights) -> Path:
+    from core.engine.export import export_onnx
+
+    folder = tmp_path_factory.mktemp("bpy-weights")  # not the shared fixture's folder
+    for f in (lite_weights, lite_weights.with_suffix(".yaml")):
+        shutil.copy2(f, folder / f.name)
+    export_onnx(str(folder / lite_weights.name))
+    return _build_extension(tmp_path_factory.mktemp("ext") / "inkpaint", folder,
+                            with_wheels=False)
+
+
+@pytest.mark.slow
+@pytest.mark.blender
+@pytest.mark.parametrize("name", list(VENVS))
+def test_blender_suite(name, built, tmp_path):
+    version, folder, pin = VENVS[name]
+    py = _python(ROOT / folder)
+    if not py.exists():
+        pytest.skip(f"{folder} is absent (Blender {version} tests): python3 -m venv {folder} "
+                    f"&& {folder}/bin/pip install {pin} {DEPS}")
+    report = tmp_path / "junit.xml"
+    env = dict(os.environ, INKPAINT_BLENDER_EXT=str(built), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("INKPAINT_WEIGHTS", None)  # the extension's own weights folder must be used
+    cmd = [str(py), "-m", "pytest", "-c", str(BLENDER_TESTS / "pytest.ini"),
+           "--rootdir", str(BLENDER_TESTS), "--confcutdir", str(BLENDER_TESTS),
+           "--basetemp", str(tmp_path / "t"), f"--junitxml={report}", "-q", "-rfEs",
+           str(BLENDER_TESTS)]
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=TIMEOUT_S)
+    output = run.stdout[-20000:] + run.stderr[-5000:]
+    assert run.returncode == 0, f"Blender {version} tests failed:\n{output}"
+    cases = _cases(report)
+    assert cases and not [c for c in cases if c["skipped"]], output
+    print(f"\nBlender {version} ({pin}):")
+    for c in cases:
+        props = ", ".join(f"{k}={v}" for k, v in c["props"].items())
+        print(f"  {c['name']}: {c['time']:.1f} s" + (f" ({props})" if props else ""))
+
+
+def _cases(report: Path) -> list[dict]:
+    out = []
+    for tc in ET.parse(report).getroot().iter("testcase"):
+        out.append({
+            "name": tc.get("name"),
+            "time": float(tc.get("time", 0)),
+            "skipped": tc.find("skipped") is not None,
+            "props": {p.get("name"): p.get("value") for p in tc.iter("property")},
+        })
+    return out

@@ -1,0 +1,147 @@
+"""``build.py dist``: the Blender extension zip, the Nuke plugin zip and the ONNX models.
+
+Runs the real dist code on stand-in add-on and plugin folders (the real ones are checked too
+when they exist), with random-init weights exported to ONNX for real. Installing the zip into
+a real Blender is tests/blender's job."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import tomllib
+
+import build
+from tests.conftest import make_weights
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST_KEYS = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
+                 "blender_version_min", "license")
+
+
+def fake_addon(folder: Path, manifest: str | None = None) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("def register():\n    pass\n\n\n"
+                                        "def unregister():\n    pass\n")
+    if manifest:
+        (folder / "blender_manifest.toml").write_text(manifest)
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "x.pyc").write_bytes(b"stale")
+    return folder
+
+
+def fake_nuke(folder: Path) -> Path:
+    (folder / "gizmos").mkdir(parents=True)
+    (folder / "init.py").write_text("import nuke\nnuke.pluginAddPath('gizmos')\n")
+    (folder / "menu.py").write_text("import nuke\n")
+    (folder / "gizmos" / "Inkpaint.gizmo").write_text("Group {\n name Inkpaint\n}\n")
+    (folder / "inkpaint_nuke").mkdir()
+    (folder / "inkpaint_nuke" / "__init__.py").write_text("")
+    return folder
+
+
+def check_extension_zip(path: Path, wheels: bool = False) -> dict:
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        meta = tomllib.loads(z.read("blender_manifest.toml").decode())
+    for key in MANIFEST_KEYS:
+        assert meta.get(key), f"manifest lacks {key}"
+    assert meta["schema_version"] == "1.0.0" and meta["type"] == "add-on"
+    assert meta["id"].isidentifier() and isinstance(meta["license"], list)
+    assert len(meta["tagline"]) <= 64 and not meta["tagline"].endswith((".", "!"))
+    assert tuple(int(x) for x in meta["blender_version_min"].split(".")) >= (4, 2, 0)
+    for w in meta.get("wheels", []):
+        assert w.removeprefix("./") in names, f"manifest lists {w}, the zip lacks it"
+    assert bool(meta.get("wheels")) == wheels
+    assert "__init__.py" in names and "core/cli.py" in names and "core/engine/plan.py" in names
+    assert not any(n.startswith(("core/train/", "core/data/", "core/eval/")) for n in names)
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    return {"meta": meta, "names": names}
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("distweights")
+    make_weights(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_dist_builds_both_zips_and_onnx(tmp_path, weights_dir):
+    addon = fake_addon(tmp_path / "blender_addon")
+    nuke = fake_nuke(tmp_path / "nuke_plugin")
+    made = build.dist(tmp_path / "dist", weights_dir, with_wheels=False, blender_src=addon,
+                      nuke_src=nuke, py=Path(sys.executable))
+    assert sorted(p.name for p in made["onnx"]) == ["lite.G.onnx", "lite.T.onnx"]
+    ext = check_extension_zip(made["blender"][0])
+    assert made["blender"][0].name == f"inkpaint-{ext['meta']['version']}.zip"
+    for f in ("weights/lite.safetensors", "weights/lite.yaml", "weights/lite.G.onnx"):
+        assert f in ext["names"]
+    with zipfile.ZipFile(made["nuke"][0]) as z:
+        names = set(z.namelist())
+    for f in ("inkpaint/init.py", "inkpaint/menu.py", "inkpaint/gizmos/Inkpaint.gizmo",
+              "inkpaint/inkpaint_nuke/core/cli.py",
+              "inkpaint/inkpaint_nuke/weights/lite.safetensors",
+              "inkpaint/inkpaint_nuke/weights/lite.T.onnx"):
+        assert f in names, f
+
+
+def test_addon_manifest_wins_and_gets_the_wheels(tmp_path, weights_dir):
+    own = ('schema_version = "1.0.0"\nid = "inkpaint"\nversion = "0.2.0"\nname = "Inkpaint"\n'
+           'tagline = "Colour line art"\nmaintainer = "Studio"\ntype = "add-on"\n'
+           'blender_version_min = "4.2.0"\nlicense = ["SPDX:GPL-3.0-or-later"]\n'
+           'wheels = ["./wheels/old.whl"]\n\n[permissions]\nfiles = "frames"\n')
+    text = build._set_manifest_wheels(own, ["./wheels/a.whl", "./wheels/b.whl"])
+    meta = tomllib.loads(text)
+    assert meta["wheels"] == ["./wheels/a.whl", "./wheels/b.whl"]
+    assert meta["permissions"] == {"files": "frames"} and meta["version"] == "0.2.0"
+    assert "wheels" not in tomllib.loads(build._set_manifest_wheels(own, []))
+    zip_path = build.build_blender_extension(tmp_path, build.find_weights(weights_dir),
+                                             with_wheels=False,
+                                             src=fake_addon(tmp_path / "addon", own))
+    assert check_extension_zip(zip_path)["meta"]["version"] == "0.2.0"
+    assert zip_path.name == "inkpaint-0.2.0.zip"
+
+
+def test_dist_says_what_is_missing(tmp_path):
+    with pytest.raises(SystemExit, match="no weights"):
+        build.dist(tmp_path / "dist", tmp_path, with_wheels=False)
+    with pytest.raises(SystemExit, match="no __init__.py"):
+        build.build_blender_extension(tmp_path, [], False, tmp_path)
+    with pytest.raises(SystemExit, match="no init.py"):
+        build.build_nuke_plugin(tmp_path, [], tmp_path)
+
+
+REAL = ((ROOT / "nuke_plugin" / "init.py").is_file()
+        and (ROOT / "blender_addon" / "__init__.py").is_file())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL, reason="blender_addon/ or nuke_plugin/ is not written yet")
+def test_dist_of_the_real_addon_and_plugin(tmp_path, weights_dir):
+    """What `python build.py dist` makes (the add-on's own builder, tests/blender/build_ext.py,
+    when present), minus the wheel downloads."""
+    made = build.dist(tmp_path / "dist", weights_dir, with_wheels=False, py=Path(sys.executable))
+    check_extension_zip(made["blender"][0])
+    with zipfile.ZipFile(made["nuke"][0]) as z:
+        names = set(z.namelist())
+    assert {"inkpaint/init.py", "inkpaint/menu.py"} <= names
+    assert any(n.startswith("inkpaint/gizmos/") and n.endswith(".gizmo") for n in names)
+    assert {"inkpaint/inkpaint_nuke/core/cli.py", "inkpaint/inkpaint_nuke/_core.py",
+            "inkpaint/inkpaint_nuke/weights/lite.G.onnx"} <= names
+
+
+@pytest.mark.skipif(not (ROOT / "blender_addon" / "__init__.py").is_file(),
+                    reason="blender_addon/ is not written yet")
+def test_real_addon_through_the_fallback_builder(tmp_path, weights_dir):
+    zip_path = build.build_blender_extension(tmp_path, build.find_weights(weights_dir), False)
+    check_extension_zip(zip_path)
+
+
+@pytest.mark.slow
+def test_wheels_are_fetched_for_every_platform(tmp_path):
+    """The pip download flags, for real, on a small pure-Python wheel (needs PyPI)."""
+    wheels = build.download_wheels(tmp_path, ["tqdm"], Path(sys.executable))
+    assert wheels and all(w.name.startswith("tqdm-") for w in wheels)

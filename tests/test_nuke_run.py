@@ -1,0 +1,216 @@
+"""The InkpaintColorize gizmo end to end in the fake nuke: the Write nodes it makes render
+the comp's real pixels, the real engine (random-init lite weights) colours the shot in
+process or in a worker subprocess, and the gizmo then shows exactly the engine's frames,
+scene-linear; progress, cancel, errors, alpha and farm mode (nuke -t) included."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.engine.colorizer import Colorizer
+from core.engine.plan import Reference
+from core.imageio import read_image, srgb_to_linear, write_image
+from tests.conftest import write_shot
+from tests.fake_nuke import PLUGIN, comp, install
+
+FIRST, LAST = 1001, 1006
+RGB = ("rgba.red", "rgba.green", "rgba.blue")
+
+
+@pytest.fixture(scope="module")
+def shot_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("nuke_shot")
+    write_shot(folder, frames=LAST - FIRST + 1, size=64, first=FIRST)
+    # the same line art drawn on transparency: black ink, alpha = coverage
+    for f in range(FIRST, LAST + 1):
+        grey = read_image(folder / f"line.{f:04d}.png").pixels[..., 0]
+        write_image(folder / f"ink.{f:04d}.png", np.zeros(grey.shape + (3,), np.float32),
+                    1.0 - grey)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def engine_frames(lite_weights, shot_dir):
+    """What the engine itself makes of the shot's files (sRGB), the reference result."""
+    colorizer = Colorizer(str(lite_weights), backend="torch", device="cpu", size=64)
+    lineart = {f: shot_dir / f"line.{f:04d}.png" for f in range(FIRST, LAST + 1)}
+    refs = [Reference(shot_dir / f"color.{f:04d}.png", f) for f in (FIRST, LAST)]
+    return {cf.frame: cf.rgb for cf in colorizer.colorize(lineart, refs)}
+
+
+@pytest.fixture
+def nuke():
+    fake = install(gui=False)
+    yield fake
+    fake.ProgressTask.cancel_after = None
+
+
+def _setup(nuke, shot_dir, weights, cache, **knobs):
+    node, line, colour = comp(nuke, shot_dir, FIRST, LAST, **knobs.pop("names", {}))
+    values = {"ref_frames": f"{FIRST},{LAST}", "model": str(weights), "size": 64,
+              "device": "cpu", "cache_dir": str(cache)}
+    values.update(knobs)
+    for name, value in values.items():
+        node[name].setValue(value)
+    return node, line, colour
+
+
+def _rgb(image):
+    return np.stack([image[c] for c in RGB], axis=2)
+
+
+def test_colorize_renders_inputs_runs_the_engine_and_shows_its_frames(
+        nuke, shot_dir, lite_weights, engine_frames, tmp_path):
+    from inkpaint_nuke import nuke_ops
+
+    node, line, colour = _setup(nuke, shot_dir, lite_weights, tmp_path)
+    plan = nuke_ops.colorize(node)
+
+    # the Write nodes it made: line art as sRGB PNG over the frames the engine reads,
+    # the references as scene-linear EXR at the reference frames, fed by the gizmo's inputs
+    writes = {name: [] for name, *_ in nuke.executed}
+    for name, first, last, knobs, source in nuke.executed:
+        writes[name].append((first, last, knobs, source))
+    line_w, ref_w = writes["Write1"], writes["Write2"]
+    assert [(a, b) for a, b, *_ in line_w] == [(FIRST, LAST)]
+    assert line_w[0][2]["file_type"] == "png" and line_w[0][2]["colorspace"] == "sRGB"
+    assert line_w[0][2]["datatype"] == "16 bit" and line_w[0][2]["channels"] == "rgb"
+    assert line_w[0][3] is line
+    assert [(a, b) for a, b, *_ in ref_w] == [(FIRST, FIRST), (LAST, LAST)]
+    assert ref_w[0][2]["file_type"] == "exr" and ref_w[0][2]["raw"] is True
+    assert ref_w[0][3] is colour
+    assert nuke.allNodes("Write") == []  # temporary: deleted after rendering
+
+    # the result: scene-linear EXR frames, the Read inside the gizmo pointing at them
+    assert all(Path(plan.result_pattern.replace("####", f"{f:04d}")).is_file()
+               for f in range(FIRST, LAST + 1))
+    assert node["result_file"].value() == plan.result_pattern
+    assert node["result_ready"].value() is True
+    with node:
+        assert nuke.toNode("InkpaintResult")._reloads == 1
+    assert node["status"].value().startswith(f"coloured {FIRST}-{LAST} (6 frames, lite)")
+    assert not list(Path(plan.folder).glob("line.*"))  # rendered inputs cleaned up
+
+    # the gizmo's output is the engine's result on the original files, in linear
+    for f in range(FIRST, LAST + 1):
+        out = _rgb(node.image(f))
+        assert np.abs(out - srgb_to_linear(engine_frames[f])).max() <= 1e-5, f
+    # reference frames come back as they went in: linear -> sRGB -> linear
+    for f in (FIRST, LAST):
+        assert np.abs(_rgb(node.image(f)) - _rgb(colour.image(f))).max() <= 1e-4
+
+
+@pytest.mark.slow
+def test_line_art_alpha_is_kept_and_premultiplied(nuke, shot_dir, lite_weights, tmp_path):
+    from inkpaint_nuke import nuke_ops
+
+    node, line, _ = _setup(nuke, shot_dir, lite_weights, tmp_path, frame_range="1003-1004",
+                           names={"line": "ink"})
+    nuke_ops.colorize(node)
+    assert nuke.executed[0][3]["channels"] == "rgba"
+    for f in (1003, 1004):
+        out, src = node.image(f), line.image(f)
+        assert np.abs(out["rgba.alpha"] - src["rgba.alpha"]).max() <= 1e-4
+        assert (_rgb(out) <= out["rgba.alpha"][..., None] + 1e-6).all()  # premultiplied
+    assert np.abs(_rgb(node.image(1003))).max() > 0
+
+
+@pytest.mark.slow
+def test_subprocess_worker_with_progress_task(nuke, shot_dir, lite_weights, tmp_path):
+    """The Colorize button with a configured Python: a ProgressTask follows the worker's
+    progress lines, and the worker's log is kept."""
+    nuke.env["gui"] = True
+    node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path, python=sys.executable,
+                        frame_range="1002-1005")
+    node["colorize"].execute()
+    assert nuke.messages == [], nuke.messages
+    task = nuke.progress_tasks[-1]
+    assert task.title == f"Inkpaint: {node.name()}"
+    assert task.progress == sorted(task.progress) and task.progress[-1] == 100
+    assert any(m == "frame 1005" for m in task.messages)
+    log = (tmp_path / node.name() / "run.1002-1005" / "worker.log").read_text()
+    assert "inkpaint: progress 100.0% (4/4) frame 1005" in log
+    assert node["status"].value().startswith("coloured 1002-1005")
+
+
+def test_cancel_keeps_finished_frames_and_removes_the_writes(nuke, shot_dir, lite_weights,
+                                                             tmp_path):
+    nuke.env["gui"] = True
+    node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path, temporal=False)
+    # 3 Write renders + the "colouring" step + 2 frames, then the artist presses Cancel
+    nuke.ProgressTask.cancel_after = 6
+    node["colorize"].execute()
+    assert node["status"].value().startswith("cancelled")
+    assert nuke.messages == [] and nuke.allNodes("Write") == []
+    written = sorted(p.name for p in (tmp_path / node.name()).glob("colour.*.exr"))
+    assert written == ["colour.1001.exr", "colour.1002.exr"]
+    assert node["result_ready"].value() is False
+
+
+@pytest.mark.parametrize("problem,words", [
+    ("no refs", "connect the painted reference frames"),
+    ("outside", "reference frame 2000 is outside the line-art input"),
+    ("weights", "not found"),
+])
+def test_errors_reach_the_status_line_and_a_message(nuke, shot_dir, lite_weights, tmp_path,
+                                                    problem, words):
+    nuke.env["gui"] = True
+    node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path)
+    if problem == "no refs":
+        node.setInput(1, None)
+    elif problem == "outside":
+        node["ref_frames"].setValue("1001,2000")
+    else:
+        node["model"].setValue(str(tmp_path / "missing.safetensors"))
+    node["colorize"].execute()
+    assert len(nuke.messages) == 1 and words in nuke.messages[0]
+    assert node["status"].value().startswith("error:") and words in node["status"].value()
+    assert nuke.allNodes("Write") == []
+
+
+def test_a_changed_setting_marks_the_result_stale(nuke):
+    node = nuke.createNode("InkpaintColorize")
+    node["ref_frames"].setValue("1001,1010")
+    assert node["status"].value().startswith("not coloured yet")
+    node["result_ready"].setValue(True)
+    node["k"].setValue(3)
+    assert node["status"].value().startswith("settings changed since the last run")
+
+
+def test_farm_mode_chunks_retries_and_saves(nuke, shot_dir, lite_weights, tmp_path, capsys):
+    from inkpaint_nuke import farm
+
+    node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path / "cache")
+    script = tmp_path / "comp.nk"
+    nuke.scriptSave(str(script))
+    nuke = install(gui=False)  # a fresh `nuke -t` session
+
+    assert farm.main([str(script), "--frames", "1003-1004", "--save"]) == 0
+    out = capsys.readouterr().out
+    assert "inkpaint: progress 50.0% (1/2) frame 1003" in out
+    assert "inkpaint: progress 100.0% (2/2) frame 1004" in out
+    done = sorted(p.name for p in (tmp_path / "cache" / "InkpaintColorize1").glob("colour.*"))
+    assert done == ["colour.1003.exr", "colour.1004.exr"]
+    # the chunk rendered the line art of its whole segment (the references bound it)
+    assert [(a, b) for name, a, b, *_ in nuke.executed if name == "Write1"] == [(FIRST, LAST)]
+    # --save stored where the result is; a dependent `nuke -x` render reads it from there
+    install(gui=False).scriptOpen(str(script))
+    saved = nuke.toNode("InkpaintColorize1")
+    assert saved["result_file"].value().endswith("InkpaintColorize1/colour.####.exr")
+    assert saved["result_ready"].value() is True
+    assert np.abs(_rgb(saved.image(1003))).max() > 0
+
+    # a retried task skips finished frames; an unknown node fails with exit status 1
+    assert farm.main([str(script), "--frames", "1003-1004"]) == 0
+    assert "2 of 2 frames already written" in capsys.readouterr().out
+    assert farm.main([str(script), "--node", "Nope"]) == 1
+    assert "inkpaint: error: no node named Nope" in capsys.readouterr().err
+
+
+def test_the_farm_script_is_what_nuke_t_runs():
+    source = (PLUGIN / "inkpaint_farm.py").read_text(encoding="utf-8")
+    assert "farm.main(sys.argv[1:])" in source
