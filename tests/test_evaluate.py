@@ -218,3 +218,22 @@ def test_k_table_and_skipped_protocol_on_a_short_set(tmp_path, lite_weights, mon
     assert [r["k"] for r in kt["rows"]] == [1, 2, 3, 4, 5]
     assert [r["inkpaint"]["frames"] for r in kt["rows"]] == [5, 4, 3, 2, 1]
     assert kt["rows"][1]["inkpaint"] == data["protocols"]["6"]["inkpaint"]
+
+
+def test_a_set_that_cannot_be_had_is_reported_as_skipped(tmp_path, lite_weights, monkeypatch):
+    import core.eval.evaluate as ev
+    from core.eval.report import write_report
+
+    def missing(name, opts):
+        raise InkpaintError("the sprite set needs Kenney's sprites from the arcade wheel: "
+                            "pip install --no-deps arcade")
+
+    monkeypatch.setattr(ev, "_source", missing)
+    lines: list[str] = []
+    report = evaluate(Options(model=str(lite_weights), sets=("sprites",), fid=False,
+                              device="cpu"), log=lines.append)
+    assert "pip install --no-deps arcade" in report["sets"]["sprites"]["skipped"]
+    assert any("skipping the sprites set" in line for line in lines)
+    md, js = write_report(report, tmp_path / "r.md")
+    assert (md.name, js.name) == ("r.md", "r.json")
+    assert "Not evaluated: the sprite set needs" in md.read_text(encoding="utf-8")

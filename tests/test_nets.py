@@ -85,7 +85,8 @@ def naive_sim(sim: Sim, fd, fdr, fyr):
 def test_sim_matches_equations(k):
     torch.manual_seed(k)
     sim = Sim(16, reduction=8)
-    fd, fdr, fyr = torch.randn(2, 16, 4, 5), torch.randn(2, k, 16, 4, 5), torch.randn(2, k, 16, 4, 5)
+    fd = torch.randn(2, 16, 4, 5)
+    fdr, fyr = torch.randn(2, k, 16, 4, 5), torch.randn(2, k, 16, 4, 5)
     with torch.no_grad():
         assert torch.allclose(sim(fd, fdr, fyr), naive_sim(sim, fd, fdr, fyr), atol=1e-5)
 

@@ -181,6 +181,7 @@ def test_a_changed_setting_marks_the_result_stale(nuke):
     assert node["status"].value().startswith("settings changed since the last run")
 
 
+@pytest.mark.slow
 def test_farm_mode_chunks_retries_and_saves(nuke, shot_dir, lite_weights, tmp_path, capsys):
     from inkpaint_nuke import farm
 

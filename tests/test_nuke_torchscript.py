@@ -64,6 +64,7 @@ def test_the_file_holds_no_ops_newer_than_nukes_libtorch(loaded):
     assert "scaled_dot_product_attention" not in code
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crop,work", [(None, 64), ((96, 70), 64), ((61, 96), 80)],
                          ids=["same-size", "shrink-portrait", "shrink-landscape-padded"])
 def test_matches_the_engine(lite_weights, loaded, tmp_path, crop, work):
@@ -77,9 +78,13 @@ def test_matches_the_engine(lite_weights, loaded, tmp_path, crop, work):
             Reference(tmp_path / "color.1005.png", 1005)]
     engine = Colorizer(str(lite_weights), backend="torch", device="cpu", size=work, k=2,
                        temporal=False)
-    expected = {c.frame: c.rgb for c in engine.colorize(line, refs, [1002, 1003])}
+    frames = [1002, 1003, 1004]
+    expected = {c.frame: c.rgb for c in engine.colorize(line, refs, frames)}
+    pixels = {f: read_image(line[f]).pixels for f in line}
+    held = [f for f in frames if any(np.array_equal(pixels[f], pixels[r]) for r in (1001, 1005))]
+    assert len(held) < len(frames)  # the network itself is compared, not only held cels
     loaded.size = work
-    for f in (1002, 1003):
+    for f in frames:
         x = _pack(line[f], refs[0].color, refs[1].color, line[1001], line[1005])
         with torch.no_grad():
             got = loaded(x)[0].numpy().transpose(1, 2, 0)
@@ -101,7 +106,8 @@ def test_building_blocks_match_opencv_and_preprocess():
     for density, reach in [(0.002, 16.0), (0.02, 5.5), (0.0, 8.0), (0.3, 1.0)]:
         mask = (rng.random((90, 70)) < density).astype(np.float32)
         got = ts.distance_field(torch.from_numpy(mask), reach).numpy()
-        assert np.array_equal(got, preprocess.distance_field(mask, reach))  # exact
+        # the exact transform: equal up to the last bit of the final division
+        assert np.abs(got - preprocess.distance_field(mask, reach)).max() <= 1e-6
     paper = 0.85 + 0.03 * rng.standard_normal((80, 80)).astype(np.float32)
     paper[20:24, :] = 0.2  # a scanned grey-ink line on cream paper
     for img in (paper, 1.0 - paper, np.clip(paper * 0.5 + 0.5, 0, 1)):
@@ -118,6 +124,7 @@ def test_building_blocks_match_opencv_and_preprocess():
                                         preprocess._MIN_INK_CONTRAST, preprocess._NOISE_SIGMAS)
 
 
+@pytest.mark.slow
 def test_the_cattery_gizmo_feeds_the_model_what_the_engine_reads(
         lite_weights, exported, tmp_path):
     """Read -> Colorspace -> FrameHold/Copy packing -> Inference -> back to linear, in the

@@ -52,7 +52,9 @@ DEFAULT_MODE = "auto"
 
 VOTE_MARGIN = 0.5  # top-two share difference at which the vote counts as clear
 FIT_LO, FIT_HI = 16.0, 48.0  # mean distance (8-bit RGB) to the nearest palette colour: fits..not
-NETWORK_FIT = 30.0  # auto: regions fitting worse than this keep the network's colours
+NETWORK_FIT = 30.0  # auto: regions fitting worse than this whose counterpart in the
+NETWORK_FIT_ANY = 70.0  # references is not flat keep the network's colours; any region above
+FLAT_SHARE = 0.5  # a reference region is flat when this share is exactly one palette colour
 SPLIT_SHARE = 0.3  # auto: second colour's vote share from which a region is painted two-tone
 CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs here"
 CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
@@ -71,7 +73,7 @@ class RefCel:
     seg: Segmentation
     filled: np.ndarray  # int32 HxW region of every pixel (ink: the nearest region)
     palette: np.ndarray  # uint8 [P, 3] its flat fill colours
-    region_code: np.ndarray  # int64 [n+1] RGB code of each region's fill (-1: not flat)
+    region_code: np.ndarray  # int64 [n+1] RGB code of each region's main fill (-1: not flat)
     region_mean: np.ndarray  # uint8 [n+1, 3] mean colour of each region
     feats: RegionFeatures
 
@@ -119,7 +121,9 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
         ok = (exact >= 0) & (seg.labels > 0)
         votes = np.bincount(seg.labels[ok].astype(np.int64) * len(palette) + exact[ok],
                             minlength=(n + 1) * len(palette)).reshape(n + 1, len(palette))
-        has = votes.sum(1) > 0
+        flat_lab = seg.labels.ravel()
+        cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
+        has = votes.max(1) >= FLAT_SHARE * cnt  # a flat fill, not a gradient or texture
         code[has] = _codes(palette[None])[0][np.argmax(votes[has], 1)]
     flat_lab = seg.labels.ravel()
     cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
@@ -196,17 +200,23 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     source = np.full(n + 1, FLAT, np.int8)
     static = static_col >= 0
     chosen = np.where(static, static_col, c1)
+    # Confidence per region, and whether each region's counterpart in the references is flat.
+    feats = features(seg, step)
+    if refs:
+        k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
+        offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
+        flat_ref = np.concatenate([r.region_code >= 0 for r in refs])[offsets[k_ref] + reg]
+    else:
+        sim, flat_ref = np.ones(n + 1), np.ones(n + 1, bool)
     if mode == "auto":
-        source[(fit > NETWORK_FIT) & ~static] = NETWORK
+        off_model = (fit > NETWORK_FIT_ANY) | ((fit > NETWORK_FIT) & ~flat_ref)
+        source[off_model & ~static] = NETWORK
         source[(s[1] >= SPLIT_SHARE) & (source == FLAT) & ~static] = SPLIT
     elif mode == "network":
         source[:] = NETWORK
     source[static] = STATIC
     source[0] = FLAT
 
-    # Confidence per region.
-    feats = features(seg, step)
-    sim = best_matches(feats, [r.feats for r in refs])[2] if refs else np.ones(n + 1)
     margin = np.where(source == SPLIT, s[0] + s[1] - s[2], s[0] - s[1])
     c_vote = np.clip(margin / VOTE_MARGIN, 0, 1)
     c_fit = np.clip((FIT_HI - fit) / (FIT_HI - FIT_LO), 0, 1)

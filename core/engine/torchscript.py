@@ -13,7 +13,8 @@ the engine does around G for one frame and two references:
     8        backward.v            reference B line art
 
 and returns [1, 3, H, W] sRGB colour (``rgba.red/green/blue``). Per frame it repeats the
-engine exactly: ``line_art`` (paper level by median, ink level by the 0.1 % percentile, grain
+engine exactly: a held cel (target line art identical to a reference's) gets the reference's
+colour; otherwise ``line_art`` (paper level by median, ink level by the 0.1 % percentile, grain
 floor by MAD), ``fit`` (OpenCV's INTER_AREA / INTER_LINEAR / INTER_CUBIC resizes, Python's
 round-half-even, symmetric padding), ``line_planes`` (the line mask and its Euclidean distance
 field), G, then ``unfit``. The distance field, which the engine gets from OpenCV, is computed
@@ -89,6 +90,12 @@ class CatteryColorizer(nn.Module):
             raise RuntimeError("inkpaint: size must be 32 or more")
         dtype = x.dtype
         img = x[0].float()
+        # A held cel (the target's line art pixel-identical to a reference's, e.g. animation
+        # on twos) is the reference's colour exactly, as in the engine.
+        if torch.equal(img[3], img[4]):
+            return img[0:3].clamp(0.0, 1.0)[None].to(dtype)
+        if torch.equal(img[3], img[8]):
+            return img[5:8].clamp(0.0, 1.0)[None].to(dtype)
         h, w = img.size(1), img.size(2)
         sh, sw, ph, pw, top, left = _fit_spec(h, w, self.size, 8)
 

@@ -395,6 +395,14 @@ def _check(opts: Options) -> None:
             raise InkpaintError(f"--ablation {name}: {exc}") from exc
 
 
+def _drawing_index_exists() -> bool:
+    try:
+        from ..data.drawings import default_index
+    except ImportError:
+        return True  # nothing will be built; _source says what is missing
+    return default_index().is_file()
+
+
 def _model_info(model: str) -> dict[str, str]:
     from ..card import read_card, resolve, sha256
 
@@ -419,9 +427,8 @@ def evaluate(opts: Options, log: Callable[[str], None] = print) -> dict:
     report: dict = {"sets": {}}
     for name in opts.sets:
         try:
-            if name == "drawings":
-                log("inkpaint: preparing the held-out drawings (the first run indexes the clip "
-                    "art, minutes)")
+            if name == "drawings" and not _drawing_index_exists():
+                log("inkpaint: indexing the clip art for the held-out drawings (once; minutes)")
             sources[name] = _source(name, opts)
         except InkpaintError as exc:
             log(f"inkpaint: skipping the {name} set: {exc}")
