@@ -9,8 +9,9 @@ or, with settings given on the command line (after ``--``) and the result saved:
         "from bl_ext.user_default.inkpaint import headless; headless.main()" \\
         -- --format EXR --model lite --save
 
-Lines look like ``inkpaint: progress 37.5% (9/24) frame 1003`` (the core CLI's format, so
-one farm regex serves both); a failure prints ``inkpaint: error: <sentence>`` and exits 1.
+Progress goes to stdout as the core CLI formats it: ``inkpaint: progress 37.5% (9/24) frame
+1003`` per item, or the farm format that ``$INKPAINT_PROGRESS`` names (deadline, openjd,
+tractor). A failure prints ``inkpaint: error: <sentence>`` on stderr and exits 1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from types import SimpleNamespace
 import bpy
 
 from .core.errors import InkpaintError
-from .job import Job, plan_job
+from .job import Job, plan_job, run_with_progress
 
 _OPTIONS = {"source_type", "source_strip", "gp_object", "marker_prefix", "model", "device",
             "k", "temporal", "output_dir", "file_format"}
@@ -42,9 +43,7 @@ def colorize(scene: bpy.types.Scene | None = None, log=print, **settings) -> Job
         setattr(scene.inkpaint, key, value)
     view_layer = (bpy.context.view_layer if bpy.context.scene == scene
                   else scene.view_layers[0])
-    job = Job(plan_job(SimpleNamespace(scene=scene, view_layer=view_layer)),
-              on_item=lambda line: log(line, flush=True)).start()
-    job.run_blocking()
+    job = run_with_progress(plan_job(SimpleNamespace(scene=scene, view_layer=view_layer)))
     if job.phase != "DONE":
         raise InkpaintError(job.message)
     log(f"inkpaint: {job.message} in {job.seconds:.1f} s", flush=True)

@@ -21,18 +21,20 @@ import queue
 import re
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import bpy
 
 from . import compat, references
 from .core.errors import InkpaintError
 from .core.frames import format_frames
-from .core.progress import LINE
+from .core.progress import Progress
 from .props import check_model
 from .references import RESULT_KEY, Source
 from .worker import ColorWorker, WorkSpec, frame_name
@@ -114,7 +116,7 @@ class Job:
 
     def __init__(self, plan: Plan, on_item: Callable[[str], None] | None = None) -> None:
         self.plan = plan
-        self.on_item = on_item  # called with a progress line for every finished item
+        self.on_item = on_item  # called with a label ("line art 3", "frame 12") per item
         self.phase = "RENDER"
         self.message = ""
         self.status = "Starting"
@@ -321,8 +323,7 @@ class Job:
     def _item(self, label: str) -> None:
         self.done += 1
         if self.on_item is not None:
-            pct = 100.0 * self.done / max(1, self.total)
-            self.on_item(LINE.format(pct=pct, done=self.done, total=self.total, label=label))
+            self.on_item(label)
 
     def _makedirs(self, folder: Path) -> None:
         missing = []
@@ -358,6 +359,26 @@ class Job:
         if _ACTIVE is self:
             _ACTIVE = None
             _LAST = self
+
+
+def run_with_progress(plan: Plan, stream: TextIO | None = None) -> Job:
+    """Background mode: the whole job in this thread, reporting like the core CLI does (one
+    ``inkpaint: progress ...`` line per item, or the farm format ``$INKPAINT_PROGRESS``
+    names: deadline, openjd, tractor). Returns the finished job, whatever its phase."""
+    job = Job(plan)
+    progress = Progress(job.total, f"Inkpaint {plan.source.name}",
+                        stream=stream or sys.stdout)
+    job.on_item = progress.step
+    try:
+        job.start()
+        job.run_blocking()
+    finally:
+        progress.close()
+    if job.phase == "DONE":
+        progress.finish(job.message)
+    else:
+        progress.fail(job.message)
+    return job
 
 
 def free_channel(sed, lowest: int, first: int, last: int) -> int:

@@ -9,18 +9,12 @@ INVOKE_DEFAULT, which runs the same steps in a loop and prints one progress line
 
 from __future__ import annotations
 
-import sys
-
 import bpy
 
 from .core.errors import InkpaintError
-from .job import Job, active_job, plan_job
+from .job import Job, active_job, plan_job, run_with_progress
 
 TIMER_SECONDS = 0.05
-
-
-def _print_line(line: str) -> None:
-    print(line, file=sys.stdout, flush=True)
 
 
 def conclude(op, job: Job) -> set[str]:
@@ -83,7 +77,7 @@ class INKPAINT_OT_colorize_strip(bpy.types.Operator):
     bl_label = "Colorize Strip"
     bl_description = ("Colour the source's line-art frames from the painted reference frames "
                       "marked on the timeline")
-    bl_options = {"REGISTER"}
+    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
@@ -95,11 +89,10 @@ class INKPAINT_OT_colorize_strip(bpy.types.Operator):
     def execute(self, context):
         """Blocking: background mode, scripts, render farms."""
         try:
-            job = Job(plan_job(context), on_item=_print_line).start()
+            job = run_with_progress(plan_job(context))
         except InkpaintError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        job.run_blocking()
         return conclude(self, job)
 
     def invoke(self, context, event):

@@ -172,7 +172,7 @@ def survey(context, settings=None) -> Survey:
                             int(strip.frame_final_end) - 1, int(strip.channel))
     else:
         obj = gp_object(context, settings)
-        if obj is None:
+        if not compat.is_grease_pencil(obj):
             out.problems.append("Pick a Grease Pencil object under Object (or make one "
                                 "active)")
             return out

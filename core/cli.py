@@ -55,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_farm_parser(sub)
 
-    p = sub.add_parser("export", help="export the generators for ONNX Runtime")
+    p = sub.add_parser("export", help="export the generators for ONNX Runtime, or one "
+                       "TorchScript file for Nuke's CatFileCreator (--format torchscript)")
     p.add_argument("--model", default="lite")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx",
+                   help="onnx: <weights>.G.onnx and .T.onnx; torchscript: <weights>.torchscript.pt")
+    p.add_argument("--out", type=Path, help="torchscript only: the file to write")
 
     p = sub.add_parser("info", help="presets, weights, FLOPs and available devices")
     p.add_argument("--model", default="lite")
@@ -77,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="weights to start from (stage 2, fine-tuning)")
     p.add_argument("--vgg-side", type=int, help="downsample VGG inputs to this side")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--drawings", type=float, default=0.5,
+                   help="share of clips from animated clip-art drawings (0 = procedural only)")
     return parser
 
 
@@ -92,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_farm(args)
         if args.command == "export":
+            if args.format == "torchscript":
+                from .engine.torchscript import export_torchscript
+
+                print(export_torchscript(args.model, args.out))
+                return 0
             from .engine.export import export_onnx
 
             for path in export_onnx(args.model):
@@ -111,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             opts = TrainOptions(preset=args.preset, run_dir=args.run, stage=args.stage,
                                 steps=args.steps, batch=args.batch, init=args.init,
-                                vgg_side=args.vgg_side, threads=args.threads)
+                                vgg_side=args.vgg_side, threads=args.threads,
+                                drawings=args.drawings)
             Trainer(opts).run(progress=lambda line: print(line, flush=True))
             return 0
     except InkpaintError as exc:

@@ -25,7 +25,7 @@ VENVS = {
     "bpy50": ("5.0", ".venv-bpy50", "bpy==5.0.1"),
 }
 DEPS = ('"numpy<2" onnxruntime==1.32.0 opencv-python-headless==4.11.0.86 PyYAML==6.0.4 '
-        "OpenEXR==3.5.3 pytest")
+        "OpenEXR==3.5.3 tqdm==4.70.1 pytest")
 TIMEOUT_S = 1200
 
 

@@ -221,3 +221,31 @@ def test_logic_modules_do_not_import_nuke(name):
     imported |= {n.module.split(".")[0] for n in ast.walk(tree)
                  if isinstance(n, ast.ImportFrom) and n.module}
     assert "nuke" not in imported and "nukescripts" not in imported
+
+
+def _python37():
+    """A real Python 3.7 (Nuke 13's), if this machine has one: $INKPAINT_PYTHON37 or pyenv's."""
+    candidates = [os.environ.get("INKPAINT_PYTHON37", "")]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.7*/bin/python"))
+    return next((c for c in candidates if c and os.path.isfile(c)), None)
+
+
+@pytest.mark.skipif(_python37() is None, reason="no Python 3.7 interpreter here")
+def test_a_real_python_3_7_compiles_the_plugin_and_runs_its_logic():
+    import subprocess
+
+    script = (
+        "import pathlib, sys\n"
+        "for p in sorted(pathlib.Path(sys.argv[1]).rglob('*.py')):\n"
+        "    compile(p.read_text(encoding='utf-8'), str(p), 'exec')\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from inkpaint_nuke import job, runner\n"
+        "s = job.read_settings({'ref_frames': '1001,1010', 'k': 2})\n"
+        "c = job.colour_settings('Nuke', '', '', 'linear', '', '')\n"
+        "plan = job.plan_run(s, 'N', (1001, 1020), c, '/tmp/cache')\n"
+        "print(plan.writes[0].runs, job.status_done(plan, 'lite', 3))\n"
+    )
+    out = subprocess.run([_python37(), "-B", "-c", script, str(PLUGIN)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[(1001, 1020)] coloured 1001-1020 (20 frames, lite) in 3 s"

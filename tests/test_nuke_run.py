@@ -172,6 +172,31 @@ def test_errors_reach_the_status_line_and_a_message(nuke, shot_dir, lite_weights
     assert nuke.allNodes("Write") == []
 
 
+class _Spy(dict):
+    """The line-art mapping the engine gets, recording which frames it reads."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.read = set()
+
+    def __getitem__(self, frame):
+        self.read.add(frame)
+        return super().__getitem__(frame)
+
+
+def test_the_rendered_line_art_covers_what_the_engine_reads(nuke, lite_weights, shot_dir):
+    from inkpaint_nuke import job
+
+    refs, wanted = [1001, 1003, 1006], [1004]
+    spy = _Spy({f: shot_dir / f"line.{f:04d}.png" for f in range(FIRST, LAST + 1)})
+    engine = Colorizer(str(lite_weights), backend="torch", device="cpu", size=32)
+    list(engine.colorize(spy, [Reference(shot_dir / f"color.{f:04d}.png", f) for f in refs],
+                         wanted))
+    rendered = set(job.lineart_frames((FIRST, LAST), refs, wanted))
+    assert spy.read <= rendered
+    assert rendered == {1001, 1003, 1004, 1005, 1006}
+
+
 def test_a_changed_setting_marks_the_result_stale(nuke):
     node = nuke.createNode("InkpaintColorize")
     node["ref_frames"].setValue("1001,1010")

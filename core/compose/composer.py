@@ -55,6 +55,7 @@ FIT_LO, FIT_HI = 16.0, 48.0  # mean distance (8-bit RGB) to the nearest palette 
 NETWORK_FIT = 30.0  # auto: regions fitting worse than this whose counterpart in the
 NETWORK_FIT_ANY = 70.0  # references is not flat keep the network's colours; any region above
 FLAT_SHARE = 0.5  # a reference region is flat when this share is exactly one palette colour
+MATCH_PRIOR = 0.3  # weight of the matched reference region's fill in a region's vote
 SPLIT_SHARE = 0.3  # auto: second colour's vote share from which a region is painted two-tone
 CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs here"
 CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
@@ -179,6 +180,25 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     step = 2 if h * w > 1_000_000 else 1
     votes, fit, weight = _vote(seg, net, lut, step, net_scale)
     share = votes / np.maximum(weight, 1e-9)[:, None]
+
+    # Each region's counterpart in the references (position, area, shape): how sure we are
+    # that it exists there, whether it is flat there, and its fill, which joins the vote
+    # with weight MATCH_PRIOR x similarity (a tie-breaker when the network is undecided).
+    feats = features(seg, step)
+    if refs:
+        k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
+        offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
+        ref_code = np.concatenate([r.region_code for r in refs])[offsets[k_ref] + reg]
+    else:
+        sim, ref_code = np.ones(n + 1), np.full(n + 1, -1, np.int64)
+    flat_ref = ref_code >= 0
+    if len(palette) and MATCH_PRIOR > 0:
+        pal_codes = _codes(palette[None])[0]
+        pos = np.minimum(np.searchsorted(pal_codes, ref_code), len(palette) - 1)
+        known = flat_ref & (pal_codes[pos] == ref_code)
+        prior = np.zeros_like(share)
+        prior[np.flatnonzero(known), pos[known]] = MATCH_PRIOR * sim[known]
+        share = (share + prior) / (1 + prior.sum(1, keepdims=True))
     order = np.argsort(-share, axis=1)[:, :3]
     rows = np.arange(n + 1)
     s = [share[rows, order[:, k]] if order.shape[1] > k else np.zeros(n + 1)
@@ -200,14 +220,6 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     source = np.full(n + 1, FLAT, np.int8)
     static = static_col >= 0
     chosen = np.where(static, static_col, c1)
-    # Confidence per region, and whether each region's counterpart in the references is flat.
-    feats = features(seg, step)
-    if refs:
-        k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
-        offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
-        flat_ref = np.concatenate([r.region_code >= 0 for r in refs])[offsets[k_ref] + reg]
-    else:
-        sim, flat_ref = np.ones(n + 1), np.ones(n + 1, bool)
     if mode == "auto":
         off_model = (fit > NETWORK_FIT_ANY) | ((fit > NETWORK_FIT) & ~flat_ref)
         source[off_model & ~static] = NETWORK

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -312,7 +313,9 @@ def build_module(model: str) -> torch.jit.ScriptModule:
     """The scripted module for a weights file, on the CPU, in float32."""
     gens = load_weights(model)
     net = CatteryColorizer(gens.G, gens.cfg.size, gens.cfg.distance_max).eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # TorchScript is deprecated in PyTorch 2.x, but it is what Nuke's Inference runs.
+        warnings.simplefilter("ignore", DeprecationWarning)
         return torch.jit.script(net)
 
 

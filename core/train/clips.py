@@ -1,7 +1,8 @@
-"""Training clips: procedural shots turned into network tensors, streamed without end.
+"""Training clips: procedural shots and animated clip-art drawings turned into network
+tensors, streamed without end.
 
-Seeds below EVAL_SEED_BASE train; seeds from it up are the held-out evaluation shots, so the
-evaluation never sees a training shot.
+Procedural seeds below EVAL_SEED_BASE train; seeds from it up are the held-out evaluation
+shots. Drawings have their own fixed held-out tenth (``split="eval"``), never trained on.
 """
 
 from __future__ import annotations
@@ -12,16 +13,25 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from ..data.procedural import render_shot
+from ..data.drawings import render_drawing_shot
+from ..data.procedural import Shot, render_shot
 from ..inputs import line_planes, to_net
 from ..preprocess import line_art
 
 EVAL_SEED_BASE = 1_000_000_000
 
 
-def shot_tensors(seed: int, frames: int, size: int, distance_max: float) -> dict[str, torch.Tensor]:
-    """lines, dist [T, 1, H, W] and color [T, 3, H, W] in [-1, 1] for one procedural shot."""
-    shot = render_shot(seed, frames=frames, size=size)
+def shot_tensors(seed: int, frames: int, size: int, distance_max: float,
+                 source: str = "procedural") -> dict[str, torch.Tensor]:
+    """lines, dist [T, 1, H, W] and color [T, 3, H, W] in [-1, 1] for one training shot."""
+    if source == "drawings":
+        shot = render_drawing_shot(seed, frames=frames, size=size, split="train")
+    else:
+        shot = render_shot(seed, frames=frames, size=size)
+    return shot_to_tensors(shot, distance_max)
+
+
+def shot_to_tensors(shot: Shot, distance_max: float) -> dict[str, torch.Tensor]:
     planes = []
     for lines in shot.lines:
         line, _ = line_art(lines.astype(np.float32)[..., None] / 255.0)
@@ -31,19 +41,25 @@ def shot_tensors(seed: int, frames: int, size: int, distance_max: float) -> dict
     return {"lines": p[:, :1], "dist": p[:, 1:], "color": color.contiguous()}
 
 
-class ProceduralClips(IterableDataset):
-    def __init__(self, frames: int, size: int, distance_max: float, seed: int) -> None:
+class TrainingClips(IterableDataset):
+    """Endless clips; a share ``drawings`` of them animate clip-art drawings (when the
+    drawings index and cairosvg are available), the rest are procedural shots."""
+
+    def __init__(self, frames: int, size: int, distance_max: float, seed: int,
+                 drawings: float) -> None:
         self.frames, self.size, self.distance_max, self.seed = frames, size, distance_max, seed
+        self.drawings = drawings
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([self.seed, info.id if info else 0, os.getpid()])
         while True:
             seed = int(rng.integers(0, EVAL_SEED_BASE))
-            yield shot_tensors(seed, self.frames, self.size, self.distance_max)
+            source = "drawings" if rng.random() < self.drawings else "procedural"
+            yield shot_tensors(seed, self.frames, self.size, self.distance_max, source)
 
 
 def clip_loader(frames: int, size: int, distance_max: float, batch: int, seed: int,
-                workers: int = 1) -> DataLoader:
-    return DataLoader(ProceduralClips(frames, size, distance_max, seed), batch_size=batch,
-                      num_workers=workers, persistent_workers=workers > 0)
+                drawings: float = 0.0, workers: int = 1) -> DataLoader:
+    return DataLoader(TrainingClips(frames, size, distance_max, seed, drawings),
+                      batch_size=batch, num_workers=workers, persistent_workers=workers > 0)

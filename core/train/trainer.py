@@ -44,6 +44,7 @@ class TrainOptions:
     init: str | None = None  # weights to start G (and T) from: fine-tuning, or stage 2
     threads: int = 2
     seed: int = 0
+    drawings: float = 0.5  # share of clips that animate clip-art drawings
     weights: LossWeights = field(default_factory=LossWeights)
 
 
@@ -204,7 +205,7 @@ class Trainer:
         o = self.opts
         o.run_dir.mkdir(parents=True, exist_ok=True)
         loader = clip_loader(o.clip_frames, self.cfg.train_size, self.cfg.distance_max,
-                             o.batch, seed=o.seed + self.step)
+                             o.batch, seed=o.seed + self.step, drawings=o.drawings)
         step_fn = self.step_colour if o.stage == 1 else self.step_temporal
         log_path = o.run_dir / f"stage{o.stage}.log.jsonl"
         self.net.train()

@@ -178,6 +178,8 @@ def colorize(node, frames=None, python=None, overwrite=True, progress=None, echo
                             refs_alpha=_has_alpha(node.input(1)))
         python = runner.resolve_python(python or settings.python)
         set_status(node, "rendering inputs...")
+        if not os.path.isdir(plan.folder):  # also where create_directories is unknown
+            os.makedirs(plan.folder)
         writes = _create_writes(node, plan)
         try:
             _render(writes, progress)

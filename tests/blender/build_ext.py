@@ -33,6 +33,7 @@ WHEEL_REQUIREMENTS = [
     "opencv-python-headless==4.11.0.86",
     "PyYAML==6.0.4",
     "OpenEXR==3.5.3",
+    "tqdm==4.70.1",  # core's progress bar when the vendored CLI runs on a terminal
 ]
 # Blender platform name -> pip --platform tags accepted for it.
 PLATFORM_TAGS = {

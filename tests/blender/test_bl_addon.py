@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -53,6 +54,24 @@ def test_manifest_validates_and_builds_with_blenders_own_tool(ext_dir, tmp_path)
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert "core/engine/colorizer.py" in names and "core/train/__init__.py" not in names
     assert not [n for n in names if "__pycache__" in n]
+
+    # installed and enabled the way a user does it (Preferences > Get Extensions > Install
+    # from Disk), in a throw-away user folder: imported as bl_ext.user_default.inkpaint
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    installed = subprocess.run([sys.executable, "-c", _INSTALL.format(zip=str(out))],
+                               capture_output=True, text=True, env=env, timeout=120)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "INSTALLED bl_ext.user_default.inkpaint panel=True op=True" in installed.stdout
+
+
+_INSTALL = """
+import bpy
+assert bpy.ops.extensions.package_install_files(
+    filepath={zip!r}, repo="user_default", enable_on_install=True) == {{"FINISHED"}}
+import bl_ext.user_default.inkpaint as m
+print("INSTALLED", m.__name__, "panel=" + str(hasattr(bpy.types, "SEQUENCER_PT_inkpaint_colorize")),
+      "op=" + str(hasattr(bpy.types, "INKPAINT_OT_colorize_strip")))
+"""
 
 
 class _Recorder:

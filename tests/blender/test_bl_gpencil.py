@@ -7,11 +7,13 @@ the reference frames the centre of every region must be the fill colour the arti
 That colour goes material (scene-linear) -> Workbench, view transform 'Standard' on an sRGB
 display -> 8-bit PNG -> engine (exact pass-through) -> 8-bit PNG (or float EXR). Expected:
 the IEC sRGB encoding of the material colour. Tolerance REF_TOLERANCE = 3/255: two 8-bit
-quantisations (0.5/255 each) plus Blender's OCIO display transform, a LUT approximation of
-the sRGB curve measured here at up to 1/255; anything wrong in the chain (a linear/sRGB mix-up
-is 60/255 and more on these colours, a lit or tinted fill, a line over the sample) is far
-outside it. In-betweens are checked for existence, size and non-degeneracy; once trained
-weights land, set INBETWEEN_TOLERANCE to check their region colours too.
+quantisations (0.5/255 each) plus up to 1/255 from Blender's OCIO display transform (a LUT
+approximation of the sRGB curve; its exact rounding is Blender's business) and a unit of
+margin. Measured on 4.5.15 and 5.0.1: 0.45/255 worst. Anything wrong in the chain is far
+outside it: a linear/sRGB mix-up is 60/255 and more on these colours, and a lit or tinted
+fill, the wrong region or a line over the sample are tens of steps off. In-betweens are
+checked for existence, size and non-degeneracy; once trained weights land, set
+INBETWEEN_TOLERANCE to check their region colours too.
 """
 
 from __future__ import annotations
@@ -132,6 +134,44 @@ def test_gp_shot_blocking_then_rerun_as_exr_replaces_the_strip(addon, weights, t
     _no_leftovers(addon)
 
 
+def test_line_art_pass_is_black_strokes_on_white_and_leaves_the_drawing_alone(addon,
+                                                                             tmp_path):
+    """Fills off, and the artist's vertex colours and layer tint do not reach the line art;
+    the reference pass shows the fills as painted; nothing of the artist's data changes."""
+    gpencil = importlib.import_module(f"{addon.__name__}.gpencil")
+    read_color = _imageio(addon).read_color
+    obj = make_gp_shot(tmp_path)
+    scene = bpy.context.scene
+    layer = obj.data.layers[0]
+    for point in layer.frames[0].drawing.strokes[0].points:
+        point.vertex_color = (1.0, 0.0, 0.0, 1.0)
+    layer.tint_color, layer.tint_factor = (0.0, 1.0, 0.0), 0.5
+    before = _state(scene)
+    renderer = gpencil.PassRenderer(scene, obj)
+    try:
+        renderer.render(1, False, tmp_path / "line.png")
+        renderer.render(12, True, tmp_path / "ref.png")
+    finally:
+        renderer.cleanup()
+    lines, _ = read_color(tmp_path / "line.png")
+    assert lines.shape == (HEIGHT, WIDTH, 3)
+    assert float((lines.max(axis=2) - lines.min(axis=2)).max()) < 0.02  # grey only
+    assert lines.min() < 0.5 and np.median(lines) > 0.99  # dark lines on white paper
+    for shape in SHAPES:
+        assert _centre_colour(lines, *shape.pixel(scene, 1)).min() > 0.98  # no fill
+    ref, _ = read_color(tmp_path / "ref.png")  # frame 12: no vertex colour; tint is there
+    tinted = {s.name: _centre_colour(ref, *s.pixel(scene, 12)) for s in SHAPES}
+    assert all(np.abs(tinted[s.name] - s.fill_srgb).max() > 10 / 255 for s in SHAPES)
+    # the artist's drawing is as it was, and nothing made for the passes is left
+    assert "vertex_color" in obj.data.layers[0].frames[0].drawing.attributes
+    assert layer.tint_factor == 0.5
+    assert all(m.grease_pencil.show_fill for m in obj.data.materials)
+    assert _state(scene) == before
+    names = [n for coll in (bpy.data.scenes, bpy.data.objects, bpy.data.materials,
+                            bpy.data.worlds) for n in coll.keys() if n.startswith(".inkpaint")]
+    assert not names
+
+
 def _fake_operator(job):
     reports = []
     return SimpleNamespace(_job=job, _timer=None,
@@ -167,7 +207,8 @@ def test_modal_timer_steps_colour_the_shot_without_blocking(addon, weights, tmp_
     assert phases == ["RENDER", "COLOUR"]
     assert reports and reports[-1][0] == {"INFO"} and "Coloured 12 frames" in reports[-1][1]
     # the network runs on the worker: a timer tick in the colouring phase only drains messages
-    assert slowest["COLOUR"] < 0.25, slowest
+    # (measured 0.01-0.05 s on a loaded 2-core machine; one window of frames takes seconds)
+    assert slowest["COLOUR"] < 0.5, slowest
     record_property("modal_ticks", ticks)
     record_property("modal_seconds", round(time.monotonic() - t0, 1))
     record_property("slowest_tick_seconds", {k: round(v, 3) for k, v in slowest.items()})

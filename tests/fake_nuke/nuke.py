@@ -19,8 +19,8 @@ import types
 from collections import OrderedDict
 
 import nkscript
+import nuke_pixels as pixels
 import numpy as np
-import pixels
 
 NUKE_VERSION_MAJOR = 15
 NUKE_VERSION_MINOR = 1
