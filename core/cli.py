@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .commands.dataset import add_dataset_parser
 from .errors import InkpaintError
 from .progress import MODES as PROGRESS_MODES
 
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--one", help=argparse.SUPPRESS)  # PRESET:BACKEND, run in a child process
 
+    add_dataset_parser(sub)
+
     p = sub.add_parser("train", help="train the networks (stage 1: G and D, 2: temporal)")
     p.add_argument("--preset", default="lite")
     p.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
@@ -97,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.farm import run_farm
 
             return run_farm(args)
+        if args.command == "dataset":
+            from .commands.dataset import run_dataset
+
+            return run_dataset(args)
         if args.command == "export":
             if args.format == "torchscript":
                 from .engine.torchscript import export_torchscript
