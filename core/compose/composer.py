@@ -52,11 +52,14 @@ DEFAULT_MODE = "auto"
 
 VOTE_MARGIN = 0.5  # top-two share difference at which the vote counts as clear
 FIT_LO, FIT_HI = 16.0, 48.0  # mean distance (8-bit RGB) to the nearest palette colour: fits..not
-NETWORK_FIT = 30.0  # auto: regions fitting worse than this whose counterpart in the
-NETWORK_FIT_ANY = 70.0  # references is not flat keep the network's colours; any region above
+NETWORK_FIT = 30.0  # auto: regions fitting worse than this that are not flat (counterpart
+NETWORK_FIT_ANY = 70.0  # in the references not flat, or colours spread) keep the network's
 FLAT_SHARE = 0.5  # a reference region is flat when this share is exactly one palette colour
+TWO_TONE = 0.02  # a reference region is two-tone when its second fill covers this share
 MATCH_PRIOR = 0.3  # weight of the matched reference region's fill in a region's vote
-SPLIT_SHARE = 0.3  # auto: second colour's vote share from which a region is painted two-tone
+SPLIT_SHARE = 0.03  # auto: second colour's vote share from which a region may be two-tone...
+SPLIT_KEEP = 0.02  # ...if that much of it stays the second colour after a median filter
+SPREAD = 20.0  # colour spread (RGB std) of a region's network colours: above, not one fill
 CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs here"
 CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
 FRINGE = 0.02  # line coverage below which a pixel is clean paper
@@ -75,6 +78,7 @@ class RefCel:
     filled: np.ndarray  # int32 HxW region of every pixel (ink: the nearest region)
     palette: np.ndarray  # uint8 [P, 3] its flat fill colours
     region_code: np.ndarray  # int64 [n+1] RGB code of each region's main fill (-1: not flat)
+    region_two: np.ndarray  # bool [n+1] a second fill covers part of it (unlined shadow)
     region_mean: np.ndarray  # uint8 [n+1, 3] mean colour of each region
     feats: RegionFeatures
 
@@ -117,6 +121,7 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
     n = seg.n
     lut = PaletteLUT.build(palette) if len(palette) else None
     code = np.full(n + 1, -1, np.int64)
+    two = np.zeros(n + 1, bool)
     if lut is not None:
         exact = lut.exact(u8)
         ok = (exact >= 0) & (seg.labels > 0)
@@ -126,10 +131,11 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
         cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
         has = votes.max(1) >= FLAT_SHARE * cnt  # a flat fill, not a gradient or texture
         code[has] = _codes(palette[None])[0][np.argmax(votes[has], 1)]
+        two = np.sort(votes, 1)[:, -2] >= TWO_TONE * cnt if len(palette) > 1 else two
     flat_lab = seg.labels.ravel()
     cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
     mean = np.stack([np.bincount(flat_lab, u8[..., c].ravel(), n + 1) / cnt for c in range(3)], 1)
-    return RefCel(u8, mask, seg, filled, palette, code,
+    return RefCel(u8, mask, seg, filled, palette, code, two,
                   np.clip(np.rint(mean), 0, 255).astype(np.uint8), features(seg, 2))
 
 
@@ -178,7 +184,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     palette = merge_palettes([r.palette for r in refs])
     lut = _lut(palette)
     step = 2 if h * w > 1_000_000 else 1
-    votes, fit, weight = _vote(seg, net, lut, step, net_scale)
+    votes, fit, weight, spread = _vote(seg, net, lut, step, net_scale)
     share = votes / np.maximum(weight, 1e-9)[:, None]
 
     # Each region's counterpart in the references (position, area, shape): how sure we are
@@ -189,8 +195,10 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
         offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
         ref_code = np.concatenate([r.region_code for r in refs])[offsets[k_ref] + reg]
+        ref_two = np.concatenate([r.region_two for r in refs])[offsets[k_ref] + reg]
     else:
         sim, ref_code = np.ones(n + 1), np.full(n + 1, -1, np.int64)
+        ref_two = np.ones(n + 1, bool)
     flat_ref = ref_code >= 0
     if len(palette) and MATCH_PRIOR > 0:
         pal_codes = _codes(palette[None])[0]
@@ -221,14 +229,18 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     static = static_col >= 0
     chosen = np.where(static, static_col, c1)
     if mode == "auto":
-        off_model = (fit > NETWORK_FIT_ANY) | ((fit > NETWORK_FIT) & ~flat_ref)
+        off_model = (fit > NETWORK_FIT_ANY) | ((fit > NETWORK_FIT) & (~flat_ref |
+                                                                       (spread > SPREAD)))
         source[off_model & ~static] = NETWORK
-        source[(s[1] >= SPLIT_SHARE) & (source == FLAT) & ~static] = SPLIT
+        # two-tone where the counterpart is two-tone too, or where there is no sure one
+        maybe_two = ref_two | (sim < 0.5)
+        source[(s[1] >= SPLIT_SHARE) & maybe_two & (source == FLAT) & ~static] = SPLIT
     elif mode == "network":
         source[:] = NETWORK
     source[static] = STATIC
     source[0] = FLAT
 
+    out, source = _paint(seg, filled, net, palette, chosen, c2, source, mode, net_scale)
     margin = np.where(source == SPLIT, s[0] + s[1] - s[2], s[0] - s[1])
     c_vote = np.clip(margin / VOTE_MARGIN, 0, 1)
     c_fit = np.clip((FIT_HI - fit) / (FIT_HI - FIT_LO), 0, 1)
@@ -237,7 +249,6 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     conf[static] = 1.0
     conf[0] = 1.0
 
-    out = _paint(seg, filled, net, palette, chosen, c2, source, mode)
     if carry is not None:
         for r_idx, r in enumerate(same):
             sel = carry == r_idx + 1
@@ -261,15 +272,16 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
 
 
 def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
-          net_scale: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted palette votes [n+1, P], mean distance to the nearest palette colour [n+1] and
-    total weight [n+1] per region, from every ``step``-th pixel; regions the grid misses
-    are voted by the next offset grids."""
+          net_scale: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per region: weighted palette votes [n+1, P], mean distance to the nearest palette
+    colour, total weight, and the spread (RGB standard deviation) of the network's colours,
+    from every ``step``-th pixel; regions the grid misses are voted by the other offsets."""
     n, p = seg.n, max(len(lut.palette), 1)
     margin = 1.0 + (net_scale or 1.0)
     votes = np.zeros((n + 1) * p)
     dsum = np.zeros(n + 1)
     weight = np.zeros(n + 1)
+    moments = np.zeros((7, n + 1))
     missing = None
     offsets = [(0, 0), (1, 1), (0, 1), (1, 0)] if step == 2 else [(0, 0)]
     for oy, ox in offsets:
@@ -289,12 +301,22 @@ def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
         votes += np.bincount(lab.astype(np.int64) * p + lut.index[bins], wgt, (n + 1) * p)
         dsum += np.bincount(lab, wgt * lut.dist[bins], n + 1)
         weight += np.bincount(lab, wgt, n + 1)
+        # colour moments from every other sample: a spread needs no full count
+        sub = slice(None, None, 2) if missing is None else slice(None)
+        ls, cs = lab[sub], col[sub].astype(np.float32)
+        moments[0] += np.bincount(ls, minlength=n + 1)
+        for c in range(3):
+            moments[1 + c] += np.bincount(ls, cs[:, c], n + 1)
+            moments[4 + c] += np.bincount(ls, cs[:, c] * cs[:, c], n + 1)
         missing = weight <= 0
         missing[0] = False
         if not missing.any():
             break
     fit = dsum / np.maximum(weight, 1e-9)
-    return votes.reshape(n + 1, p), fit, weight
+    cnt = np.maximum(moments[0], 1)
+    var = moments[4:7] / cnt - (moments[1:4] / cnt) ** 2
+    spread = np.sqrt(np.maximum(var.sum(0), 0))
+    return votes.reshape(n + 1, p), fit, weight, spread
 
 
 def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel, step: int,
@@ -369,31 +391,49 @@ def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel,
 
 
 def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, palette: np.ndarray,
-           chosen: np.ndarray, second: np.ndarray, source: np.ndarray, mode: str) -> np.ndarray:
-    """uint8 HxWx3 fills (ink pixels take their nearest region's fill for now)."""
+           chosen: np.ndarray, second: np.ndarray, source: np.ndarray, mode: str,
+           net_scale: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 HxWx3 fills (ink pixels take their nearest region's fill for now), and the
+    sources with split candidates that turned out one-tone set back to flat.
+
+    A split candidate's pixels each take the nearer of its two colours; the choice is median
+    filtered (the network's noise makes speckles, a shadow or a highlight is a blob) and the
+    region stays two-tone only if at least ``SPLIT_KEEP`` of it keeps the second colour."""
+    source = source.copy()
     if mode == "network" or len(palette) == 0:
-        return net.copy()
+        return net.copy(), source
     table = palette[np.clip(chosen, 0, len(palette) - 1)]
     out = table[filled]
     special = source != FLAT
     special[0] = False
     if not special.any():
-        return out
+        return out, source
     pix = np.flatnonzero(special[filled])
-    src = source[filled.ravel()[pix]]
+    reg_all = filled.ravel()[pix]
+    src = source[reg_all]
     flat_out = out.reshape(-1, 3)
     flat_net = net.reshape(-1, 3)
     isnet = src == NETWORK
     flat_out[pix[isnet]] = flat_net[pix[isnet]]
-    sp = pix[src == SPLIT]
+    is_split = src == SPLIT
+    sp, reg = pix[is_split], reg_all[is_split]
     if len(sp):
-        reg = filled.ravel()[sp]
         col = flat_net[sp].astype(np.float32)
         a = palette[chosen[reg]].astype(np.float32)
         b = palette[second[reg]].astype(np.float32)
-        use_b = np.sum((col - b) ** 2, 1) < np.sum((col - a) ** 2, 1)
-        flat_out[sp] = np.where(use_b[:, None], palette[second[reg]], palette[chosen[reg]])
-    return out
+        use_b = np.zeros(filled.shape, np.uint8)
+        use_b.ravel()[sp] = 255 * (np.sum((col - b) ** 2, 1) < np.sum((col - a) ** 2, 1))
+        # 5 x 5 median, twice when the network's pixels are more than 2 native px wide
+        for _ in range(1 if (net_scale or 1.0) <= 2 else 2):
+            use_b = cv2.medianBlur(use_b, 5)
+        use_b = use_b.ravel()[sp] > 0
+        n = len(source)
+        kept = np.bincount(reg, use_b, n) >= SPLIT_KEEP * np.maximum(np.bincount(reg, None, n), 1)
+        two = kept[reg]
+        flat_out[sp] = np.where((use_b & two)[:, None], palette[second[reg]],
+                                palette[chosen[reg]])
+        source[(source == SPLIT) & ~kept] = FLAT
+    return out, source
 
 
 def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
