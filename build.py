@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -77,17 +79,28 @@ def cmd_test(args: argparse.Namespace) -> None:
 # --- dist ------------------------------------------------------------------------------------
 
 DIST = ROOT / "dist"
-BLENDER_PLATFORMS = {  # Blender's platform names -> pip's platform tags (newest first)
-    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
+ADDON_SRC = ROOT / "blender_addon"
+# What the extension carries. numpy is NOT among them: Blender bundles its own (1.26 in
+# 4.5/5.0), and these versions are built against the numpy 2 ABI, which also runs on 1.x.
+# Keep them equal to the bpy test venvs' pins (tests/test_blender.py).
+WHEEL_REQUIREMENTS = [
+    "onnxruntime==1.32.0",
+    "opencv-python-headless==4.11.0.86",
+    "PyYAML==6.0.4",
+    "OpenEXR==3.5.3",
+    "tqdm==4.70.1",  # core's progress bar when the vendored CLI runs on a terminal
+]
+# Blender platform name -> pip --platform tags accepted for it.
+PLATFORM_TAGS = {
+    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
+                  "manylinux2014_x86_64"],
     "windows-x64": ["win_amd64"],
     "macos-arm64": ["macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_12_0_arm64",
-                    "macosx_11_0_arm64"],
+                    "macosx_11_0_arm64", "macosx_11_0_universal2"],
 }
-BLENDER_PYTHON = "3.11"  # Blender 4.2 to 5.x
-# What the vendored core needs for inference with ONNX Runtime inside Blender (numpy is
-# Blender's own: its wheels are left out).
-EXTENSION_WHEELS = ["onnxruntime", "opencv-python-headless", "pyyaml", "OpenEXR", "tqdm"]
-BLENDER_BUNDLED = ("numpy", "requests", "certifi", "charset_normalizer", "idna", "urllib3")
+# Blender 4.5 and 5.0 run Python 3.11; 5.1+ run 3.13. Blender installs the matching ones.
+PYTHON_VERSIONS = ("3.11", "3.13")
+WEIGHT_SUFFIXES = (".safetensors", ".yaml", ".G.onnx", ".T.onnx")
 ZIP_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
@@ -110,73 +123,68 @@ def export_onnx_models(weights: list[Path], dest: Path, py: Path | None = None) 
     return out
 
 
-def _copy_weights(weights: list[Path], dest: Path) -> None:
-    """Weights, cards and ONNX models into ``dest`` (the vendored core's ``weights/``)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for w in weights:
-        for f in [w, w.with_suffix(".yaml"), *sorted(w.parent.glob(f"{w.stem}.*.onnx"))]:
-            shutil.copy2(f, dest / f.name)
+def copy_weights(src: Path, folder: Path) -> list[Path]:
+    """Weights, cards and ONNX exports into ``folder`` (the vendored core's ``weights/``, where
+    it resolves model names). ``src``: a folder (every ``*.safetensors`` in it) or one
+    ``.safetensors`` file; each comes with whichever of its ``.yaml``, ``.G.onnx``,
+    ``.T.onnx`` exist."""
+    stems = ([p.with_suffix("") for p in sorted(src.glob("*.safetensors"))] if src.is_dir()
+             else [src.with_suffix("")])
+    if not stems:
+        raise FileNotFoundError(f"no .safetensors weights in {src}")
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for stem in stems:
+        for suffix in WEIGHT_SUFFIXES:
+            f = Path(f"{stem}{suffix}")
+            if f.is_file():
+                copied.append(Path(shutil.copy2(f, folder / f.name)))
+    return copied
 
 
-def download_wheels(dest: Path, packages: list[str] = EXTENSION_WHEELS,
-                    py: Path | None = None) -> list[Path]:
-    """Binary wheels (with their dependencies) for every platform the extension supports,
-    minus what Blender bundles."""
-    py = py or Path(sys.executable)
-    dest.mkdir(parents=True, exist_ok=True)
-    for tags in BLENDER_PLATFORMS.values():
-        cmd: list[str | Path] = [py, "-m", "pip", "download", "-q", "--only-binary=:all:",
-                                 "--python-version", BLENDER_PYTHON, "--implementation", "cp",
-                                 "--dest", dest]
-        for tag in tags:
-            cmd += ["--platform", tag]
-        run([*cmd, *packages])
-    for whl in dest.glob("*.whl"):
-        if whl.name.split("-")[0].lower() in BLENDER_BUNDLED:
-            whl.unlink()
-    return sorted(dest.glob("*.whl"))
+def download_wheels(folder: Path, platforms: Sequence[str] = tuple(PLATFORM_TAGS),
+                    python_versions: Sequence[str] = PYTHON_VERSIONS,
+                    requirements: Sequence[str] = WHEEL_REQUIREMENTS) -> list[Path]:
+    """Unmodified PyPI wheels of ``requirements`` and their dependencies, per platform and
+    Python version, through pip's ordinary ``download`` (binary wheels only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for platform in platforms:
+        for py in python_versions:
+            abi = "cp" + py.replace(".", "")
+            cmd: list[str | Path] = [
+                sys.executable, "-m", "pip", "download", "--quiet", "--dest", folder,
+                "--only-binary=:all:", "--python-version", py, "--implementation", "cp",
+                "--abi", abi, "--abi", "abi3", "--abi", "none"]
+            for tag in PLATFORM_TAGS[platform]:
+                cmd += ["--platform", tag]
+            # numpy<2 where it exists (3.11: Blender 4.5/5.0 ship 1.26) so every dependency
+            # resolves against Blender's numpy; the numpy wheel itself is dropped below.
+            pins = ["numpy<2"] if py == "3.11" else []
+            run([*cmd, *requirements, *pins])
+    for numpy_wheel in folder.glob("numpy-*.whl"):
+        numpy_wheel.unlink()
+    return sorted(folder.glob("*.whl"))
 
 
-def blender_manifest(wheels: list[str], ext_id: str = "inkpaint") -> str:
-    """A manifest for an add-on folder that has none yet (the add-on's own wins)."""
-    from core import __version__
-
-    lines = [
-        'schema_version = "1.0.0"',
-        f'id = "{ext_id}"',
-        f'version = "{__version__}"',
-        'name = "Inkpaint"',
-        'tagline = "Colour line-art animation from a few painted key frames"',
-        'maintainer = "Inkpaint developers"',
-        'type = "add-on"',
-        'blender_version_min = "4.2.0"',
-        'license = ["SPDX:GPL-3.0-or-later"]',
-        "platforms = [" + ", ".join(f'"{p}"' for p in BLENDER_PLATFORMS) + "]",
-    ]
-    if wheels:
-        lines.append("wheels = [" + ", ".join(f'"{w}"' for w in wheels) + "]")
-    lines += ["", "[permissions]", 'files = "Read line-art frames and write coloured frames"', ""]
-    return "\n".join(lines)
-
-
-def _set_manifest_wheels(text: str, wheels: list[str]) -> str:
-    """Replace (or add) the manifest's top-level ``wheels`` list."""
-    import re
-
-    entry = "wheels = [" + ", ".join(f'"{w}"' for w in wheels) + "]"
-    text = re.sub(r"(?ms)^wheels\s*=\s*\[.*?\]\s*$", "", text)
-    if not wheels:
-        return text
-    head, sep, tail = text.partition("\n[")
-    return head.rstrip("\n") + "\n" + entry + "\n" + (sep + tail if sep else "")
+def set_manifest_wheels(manifest: Path, wheels: Sequence[Path],
+                        platforms: Sequence[str]) -> None:
+    """List the wheels (and the platforms they were fetched for) in the add-on's own manifest:
+    Blender installs only listed wheels, and offers the extension only on listed platforms."""
+    text = manifest.read_text(encoding="utf-8")
+    text = re.sub(r"(?ms)^wheels\s*=\s*\[.*?\]\n+", "", text)  # a list already there
+    text = re.sub(r"(?m)^platforms = \[.*\]$",
+                  "platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]", text)
+    if wheels:  # top-level key: before the first table
+        listed = "".join(f'  "./wheels/{w.name}",\n' for w in wheels)
+        head, sep, tail = text.partition("\n[")
+        text = f"{head}\nwheels = [\n{listed}]\n{sep}{tail}"
+    manifest.write_text(text, encoding="utf-8")
 
 
 def _read_toml(text: str) -> dict:
     try:
         import tomllib
     except ImportError:  # Python 3.10: the two keys the zip's name needs
-        import re
-
         return {k: re.search(rf'(?m)^{k}\s*=\s*"([^"]*)"', text).group(1)
                 for k in ("id", "version")}
     return tomllib.loads(text)
@@ -195,30 +203,31 @@ def _zip_tree(folder: Path, archive: Path, prefix: str = "") -> Path:
     return archive
 
 
-def build_blender_extension(dest: Path, weights: list[Path], with_wheels: bool = True,
-                            src: Path = ROOT / "blender_addon") -> Path:
-    """The Blender extension zip: the add-on, vendored ``core``, the weights (with ONNX
-    models) in ``weights/`` and, with ``with_wheels``, platform wheels listed in the
-    manifest. Used when tests/blender/build_ext.py does not provide ``build_extension``."""
-    import tempfile
+def build_extension(dest: Path, weights: Path | None, with_wheels: bool, *,
+                    platforms: Sequence[str] = tuple(PLATFORM_TAGS),
+                    python_versions: Sequence[str] = PYTHON_VERSIONS,
+                    src: Path = ADDON_SRC) -> Path:
+    """Make ``dest`` the Blender extension folder (replaced if it exists); return it.
 
-    if not (src / "__init__.py").is_file():
-        raise SystemExit(f"build.py dist: {src} has no __init__.py (the add-on is not there yet)")
-    with tempfile.TemporaryDirectory() as tmp:
-        stage = Path(tmp) / "inkpaint"
-        shutil.copytree(src, stage, ignore=ZIP_IGNORE)
-        vendor_core(stage)
-        _copy_weights(weights, stage / "weights")
-        wheels = []
-        if with_wheels:
-            wheels = [f"./wheels/{w.name}" for w in download_wheels(stage / "wheels")]
-        manifest = stage / "blender_manifest.toml"
-        if manifest.is_file():
-            text = _set_manifest_wheels(manifest.read_text(encoding="utf-8"), wheels)
-        else:
-            text = blender_manifest(wheels)
-        manifest.write_text(text, encoding="utf-8")
-        return zip_extension(stage, dest)
+    The add-on (``src``) copied, ``core`` vendored (importable as ``<extension>.core``), the
+    weights (see ``copy_weights``) in ``weights/`` and, with ``with_wheels``, the PyPI wheels
+    for ``platforms`` x ``python_versions`` in ``wheels/``, listed in the add-on's
+    ``blender_manifest.toml``. ``zip_extension`` zips it; so does Blender's own
+    ``blender --command extension build --source-dir DEST``."""
+    for name in ("__init__.py", "blender_manifest.toml"):
+        if not (src / name).is_file():
+            raise SystemExit(f"build.py dist: {src} has no {name} (the add-on is not there yet)")
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest, ignore=ZIP_IGNORE)
+    vendor_core(dest)
+    if weights is not None:
+        copy_weights(Path(weights), dest / "weights")
+    if with_wheels:
+        wheels = download_wheels(dest / "wheels", platforms, python_versions)
+        set_manifest_wheels(dest / "blender_manifest.toml", wheels, platforms)
+    return dest
 
 
 def zip_extension(folder: Path, dest: Path) -> Path:
@@ -241,43 +250,28 @@ def build_nuke_plugin(dest: Path, weights: list[Path], src: Path = ROOT / "nuke_
         package = stage / "inkpaint_nuke"
         package.mkdir(exist_ok=True)
         vendor_core(package)
-        _copy_weights(weights, package / "weights")
+        for w in weights:
+            copy_weights(w, package / "weights")
         from core import __version__
 
         return _zip_tree(stage, dest / f"inkpaint-nuke-{__version__}.zip", prefix="inkpaint")
 
 
-def _external_extension_builder():
-    """The Blender engineer's ``tests/blender/build_ext.py::build_extension``, if present."""
-    path = ROOT / "tests" / "blender" / "build_ext.py"
-    if not path.is_file():
-        return None
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("inkpaint_build_ext", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, "build_extension", None)
-
-
 def dist(out: Path = DIST, weights_dir: Path = ROOT / "weights", with_wheels: bool = True,
-         blender_src: Path = ROOT / "blender_addon", nuke_src: Path = ROOT / "nuke_plugin",
+         blender_src: Path = ADDON_SRC, nuke_src: Path = ROOT / "nuke_plugin",
          py: Path | None = None) -> dict[str, list[Path]]:
+    import tempfile
+
     weights = find_weights(weights_dir)
     if not weights:
         raise SystemExit(f"build.py dist: no weights in {weights_dir} (a .safetensors with its "
                          ".yaml card): train or copy weights/lite.safetensors first")
     out.mkdir(parents=True, exist_ok=True)
     onnx = export_onnx_models(weights, out / "onnx", py)
-    external = _external_extension_builder() if blender_src == ROOT / "blender_addon" else None
-    if external is not None:  # the Blender engineer's builder makes the folder; zip it here
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(external(Path(tmp) / "inkpaint", weights_dir, with_wheels))
-            blender = zip_extension(folder, out)
-    else:
-        blender = build_blender_extension(out, weights, with_wheels, blender_src)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_extension(Path(tmp) / "inkpaint", weights_dir, with_wheels,
+                                 src=blender_src)
+        blender = zip_extension(folder, out)
     nuke = build_nuke_plugin(out, weights, nuke_src)
     made = {"blender": [blender], "nuke": [nuke], "onnx": onnx}
     for kind, paths in made.items():
@@ -304,7 +298,7 @@ def main() -> None:
                    help="folder of .safetensors weights with their .yaml cards")
     p.add_argument("--no-wheels", action="store_true",
                    help="leave the platform wheels out of the Blender extension")
-    p.add_argument("--blender-src", type=Path, default=ROOT / "blender_addon")
+    p.add_argument("--blender-src", type=Path, default=ADDON_SRC)
     p.add_argument("--nuke-src", type=Path, default=ROOT / "nuke_plugin")
     p.set_defaults(fn=cmd_dist)
     args = parser.parse_args()

@@ -9,7 +9,6 @@ is skipped with the command that creates it (``python3 build.py test`` does).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+import build
 
 ROOT = Path(__file__).resolve().parent.parent
 BLENDER_TESTS = ROOT / "tests" / "blender"
@@ -28,16 +29,6 @@ DEPS = ('"numpy<2" onnxruntime==1.32.0 opencv-python-headless==4.11.0.86 PyYAML=
         "OpenEXR==3.5.3 tqdm==4.70.1 pytest")
 TIMEOUT_S = 1200
 
-
-
-def _build_extension(*args, **kw) -> Path:
-    """tests/blender/build_ext.py, loaded by path: putting tests/blender on sys.path would
-    shadow this suite's conftest with the Blender one."""
-    spec = importlib.util.spec_from_file_location("inkpaint_build_ext",
-                                                  BLENDER_TESTS / "build_ext.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_extension(*args, **kw)
 
 
 def _python(venv: Path) -> Path:
@@ -52,8 +43,8 @@ def built(tmp_path_factory, lite_weights) -> Path:
     for f in (lite_weights, lite_weights.with_suffix(".yaml")):
         shutil.copy2(f, folder / f.name)
     export_onnx(str(folder / lite_weights.name))
-    return _build_extension(tmp_path_factory.mktemp("ext") / "inkpaint", folder,
-                            with_wheels=False)
+    return build.build_extension(tmp_path_factory.mktemp("ext") / "inkpaint", folder,
+                                 with_wheels=False)
 
 
 @pytest.mark.slow

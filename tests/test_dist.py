@@ -19,14 +19,18 @@ from tests.conftest import make_weights
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_KEYS = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
                  "blender_version_min", "license")
+MANIFEST = ('schema_version = "1.0.0"\nid = "inkpaint"\nversion = "0.2.0"\nname = "Inkpaint"\n'
+            'tagline = "Colour line art"\nmaintainer = "Studio"\ntype = "add-on"\n'
+            'blender_version_min = "4.2.0"\nlicense = ["SPDX:GPL-3.0-or-later"]\n'
+            'platforms = ["linux-x64", "windows-x64", "macos-arm64"]\n'
+            '\n[permissions]\nfiles = "frames"\n')
 
 
-def fake_addon(folder: Path, manifest: str | None = None) -> Path:
+def fake_addon(folder: Path, manifest: str = MANIFEST) -> Path:
     folder.mkdir(parents=True)
     (folder / "__init__.py").write_text("def register():\n    pass\n\n\n"
                                         "def unregister():\n    pass\n")
-    if manifest:
-        (folder / "blender_manifest.toml").write_text(manifest)
+    (folder / "blender_manifest.toml").write_text(manifest)
     (folder / "__pycache__").mkdir()
     (folder / "__pycache__" / "x.pyc").write_bytes(b"stale")
     return folder
@@ -88,28 +92,50 @@ def test_dist_builds_both_zips_and_onnx(tmp_path, weights_dir):
         assert f in names, f
 
 
-def test_addon_manifest_wins_and_gets_the_wheels(tmp_path, weights_dir):
-    own = ('schema_version = "1.0.0"\nid = "inkpaint"\nversion = "0.2.0"\nname = "Inkpaint"\n'
-           'tagline = "Colour line art"\nmaintainer = "Studio"\ntype = "add-on"\n'
-           'blender_version_min = "4.2.0"\nlicense = ["SPDX:GPL-3.0-or-later"]\n'
-           'wheels = ["./wheels/old.whl"]\n\n[permissions]\nfiles = "frames"\n')
-    text = build._set_manifest_wheels(own, ["./wheels/a.whl", "./wheels/b.whl"])
-    meta = tomllib.loads(text)
+def test_addon_manifest_gets_the_wheels_and_platforms(tmp_path, weights_dir):
+    stale = MANIFEST.replace("\n[permissions]", 'wheels = ["./wheels/old.whl"]\n\n[permissions]')
+    manifest = fake_addon(tmp_path / "addon", stale) / "blender_manifest.toml"
+    build.set_manifest_wheels(manifest, [Path("w/a.whl"), Path("w/b.whl")], ["linux-x64"])
+    meta = tomllib.loads(manifest.read_text())
     assert meta["wheels"] == ["./wheels/a.whl", "./wheels/b.whl"]
+    assert meta["platforms"] == ["linux-x64"]
     assert meta["permissions"] == {"files": "frames"} and meta["version"] == "0.2.0"
-    assert "wheels" not in tomllib.loads(build._set_manifest_wheels(own, []))
-    zip_path = build.build_blender_extension(tmp_path, build.find_weights(weights_dir),
-                                             with_wheels=False,
-                                             src=fake_addon(tmp_path / "addon", own))
+    build.set_manifest_wheels(manifest, [Path("c.whl")], ["windows-x64"])  # again: replaced
+    assert tomllib.loads(manifest.read_text())["wheels"] == ["./wheels/c.whl"]
+    build.set_manifest_wheels(manifest, [], ["windows-x64"])
+    assert "wheels" not in tomllib.loads(manifest.read_text())
+    folder = build.build_extension(tmp_path / "ext" / "inkpaint", weights_dir,
+                                   with_wheels=False, src=tmp_path / "addon")
+    zip_path = build.zip_extension(folder, tmp_path / "out")
     assert check_extension_zip(zip_path)["meta"]["version"] == "0.2.0"
     assert zip_path.name == "inkpaint-0.2.0.zip"
+
+
+def test_copy_weights_takes_a_folder_or_one_file(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("lite.safetensors", "lite.yaml", "lite.G.onnx", "lite.T.onnx", "lite.X.onnx",
+                 "big.safetensors", "notes.txt"):
+        (src / name).write_bytes(b"")
+    got = {p.name for p in build.copy_weights(src, tmp_path / "a")}
+    assert got == {"lite.safetensors", "lite.yaml", "lite.G.onnx", "lite.T.onnx",
+                   "big.safetensors"}
+    got = {p.name for p in build.copy_weights(src / "lite.safetensors", tmp_path / "b")}
+    assert got == {"lite.safetensors", "lite.yaml", "lite.G.onnx", "lite.T.onnx"}
+    assert got == {p.name for p in (tmp_path / "b").iterdir()}
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no .safetensors"):
+        build.copy_weights(tmp_path / "empty", tmp_path / "c")
 
 
 def test_dist_says_what_is_missing(tmp_path):
     with pytest.raises(SystemExit, match="no weights"):
         build.dist(tmp_path / "dist", tmp_path, with_wheels=False)
     with pytest.raises(SystemExit, match="no __init__.py"):
-        build.build_blender_extension(tmp_path, [], False, tmp_path)
+        build.build_extension(tmp_path / "ext", None, False, src=tmp_path)
+    (tmp_path / "__init__.py").write_text("")
+    with pytest.raises(SystemExit, match="no blender_manifest.toml"):
+        build.build_extension(tmp_path / "ext", None, False, src=tmp_path)
     with pytest.raises(SystemExit, match="no init.py"):
         build.build_nuke_plugin(tmp_path, [], tmp_path)
 
@@ -121,8 +147,7 @@ REAL = ((ROOT / "nuke_plugin" / "init.py").is_file()
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL, reason="blender_addon/ or nuke_plugin/ is not written yet")
 def test_dist_of_the_real_addon_and_plugin(tmp_path, weights_dir):
-    """What `python build.py dist` makes (the add-on's own builder, tests/blender/build_ext.py,
-    when present), minus the wheel downloads."""
+    """What `python build.py dist` makes, minus the wheel downloads."""
     made = build.dist(tmp_path / "dist", weights_dir, with_wheels=False, py=Path(sys.executable))
     check_extension_zip(made["blender"][0])
     with zipfile.ZipFile(made["nuke"][0]) as z:
@@ -135,13 +160,16 @@ def test_dist_of_the_real_addon_and_plugin(tmp_path, weights_dir):
 
 @pytest.mark.skipif(not (ROOT / "blender_addon" / "__init__.py").is_file(),
                     reason="blender_addon/ is not written yet")
-def test_real_addon_through_the_fallback_builder(tmp_path, weights_dir):
-    zip_path = build.build_blender_extension(tmp_path, build.find_weights(weights_dir), False)
-    check_extension_zip(zip_path)
+def test_real_addon_extension(tmp_path, weights_dir):
+    folder = build.build_extension(tmp_path / "inkpaint", weights_dir / "lite.safetensors", False)
+    names = check_extension_zip(build.zip_extension(folder, tmp_path / "out"))["names"]
+    assert {"weights/lite.safetensors", "weights/lite.yaml"} <= names
 
 
 @pytest.mark.slow
 def test_wheels_are_fetched_for_every_platform(tmp_path):
-    """The pip download flags, for real, on a small pure-Python wheel (needs PyPI)."""
-    wheels = build.download_wheels(tmp_path, ["tqdm"], Path(sys.executable))
+    """The pip download flags, for real, on a small pure-Python wheel (needs PyPI); the numpy<2
+    pin for Python 3.11 is downloaded too, then dropped (Blender has its own)."""
+    wheels = build.download_wheels(tmp_path, requirements=["tqdm"])
     assert wheels and all(w.name.startswith("tqdm-") for w in wheels)
+    assert not list(tmp_path.glob("numpy-*"))

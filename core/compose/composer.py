@@ -64,6 +64,7 @@ CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs h
 CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
 FRINGE = 0.02  # line coverage below which a pixel is clean paper
 FLAGGED = 0.5  # regions below this confidence count as flagged
+NEUTRAL = 0.15  # a line colour this dark and grey is "black ink" (takes the painted ink)
 
 FLAT, SPLIT, NETWORK, STATIC = 0, 1, 2, 3
 
@@ -81,6 +82,7 @@ class RefCel:
     region_two: np.ndarray  # bool [n+1] a second fill covers part of it (unlined shadow)
     region_mean: np.ndarray  # uint8 [n+1, 3] mean colour of each region
     feats: RegionFeatures
+    ink: np.ndarray | None  # float32 [3]: the colour black/grey lines were painted in
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -135,8 +137,9 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
     flat_lab = seg.labels.ravel()
     cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
     mean = np.stack([np.bincount(flat_lab, u8[..., c].ravel(), n + 1) / cnt for c in range(3)], 1)
+    ink = _painted_ink(u8, seg, mask, line_pixels)
     return RefCel(u8, mask, seg, filled, palette, code, two,
-                  np.clip(np.rint(mean), 0, 255).astype(np.uint8), features(seg, 2))
+                  np.clip(np.rint(mean), 0, 255).astype(np.uint8), features(seg, 2), ink)
 
 
 _LUTS: OrderedDict[bytes, PaletteLUT] = OrderedDict()
@@ -175,7 +178,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     same = [r for r in refs if r.shape == (h, w)]
     if mode != "network":
         for r in same:
-            if not np.any(cv2.absdiff(mask, r.mask) > CARRY_DIFF / 4):  # a held cel
+            if cv2.norm(mask, r.mask, cv2.NORM_INF) <= CARRY_DIFF / 4:  # a held cel
                 return Composed(r.rgb.astype(np.float32) / 255, np.ones((h, w), np.float32),
                                 1.0, r.seg.n, 0, {"held": 1})
 
@@ -190,7 +193,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     # Each region's counterpart in the references (position, area, shape): how sure we are
     # that it exists there, whether it is flat there, and its fill, which joins the vote
     # with weight MATCH_PRIOR x similarity (a tie-breaker when the network is undecided).
-    feats = features(seg, step)
+    feats = features(seg, 2 * step)
     if refs:
         k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
         offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
@@ -250,12 +253,13 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     conf[0] = 1.0
 
     if carry is not None:
-        for r_idx, r in enumerate(same):
-            sel = carry == r_idx + 1
-            out[sel] = r.rgb[sel]
-    rgb = out.astype(np.float32) * np.float32(1 / 255)
+        for k, r in enumerate(same):
+            out = cv2.copyTo(r.rgb, (carry == k + 1).view(np.uint8), out)
+    rgb = np.multiply(out, np.float32(1 / 255), dtype=np.float32)
     if mode != "network":
-        _lines(rgb, seg, mask, line_pixels, lines, carry)
+        ink = next((r.ink for r in refs if r.ink is not None), None)
+        per_pixel = (source == NETWORK) | (source == SPLIT)
+        _lines(rgb, seg, mask, line_pixels, lines, carry, ink, per_pixel)
 
     cmap = conf[filled]
     if carry is not None:
@@ -390,56 +394,73 @@ def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel,
     return carry
 
 
+_NET_CODE, _SPLIT_CODE = 255, 254  # code-map values of network and two-tone pixels
+
+
 def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, palette: np.ndarray,
            chosen: np.ndarray, second: np.ndarray, source: np.ndarray, mode: str,
            net_scale: float | None) -> tuple[np.ndarray, np.ndarray]:
     """uint8 HxWx3 fills (ink pixels take their nearest region's fill for now), and the
     sources with split candidates that turned out one-tone set back to flat.
 
-    A split candidate's pixels each take the nearer of its two colours; the choice is median
-    filtered (the network's noise makes speckles, a shadow or a highlight is a blob) and the
-    region stays two-tone only if at least ``SPLIT_KEEP`` of it keeps the second colour."""
+    Every pixel gets a one-byte code (its palette colour, or "network", or "two-tone"),
+    turned into colour by a table lookup: whole-frame work is one gather and one LUT.
+    A two-tone candidate's pixels each take the nearer of its two colours; the choice is
+    median filtered (the network's noise makes speckles, a shadow or a highlight is a
+    blob) and the region stays two-tone only if at least ``SPLIT_KEEP`` of it keeps the
+    second colour."""
     source = source.copy()
     if mode == "network" or len(palette) == 0:
+        source[1:] = NETWORK
         return net.copy(), source
-    table = palette[np.clip(chosen, 0, len(palette) - 1)]
-    out = table[filled]
-    special = source != FLAT
-    special[0] = False
-    if not special.any():
+    if len(palette) >= _SPLIT_CODE:  # too many colours for a byte: a slower gather
+        return palette[np.clip(chosen, 0, len(palette) - 1)][filled], _no_split(source)
+    table = np.clip(chosen, 0, len(palette) - 1).astype(np.uint8)
+    table[source == NETWORK] = _NET_CODE
+    table[source == SPLIT] = _SPLIT_CODE
+    table[0] = 0
+    code = table[filled]
+    lut = np.zeros((256, 1, 3), np.uint8)
+    lut[: len(palette), 0] = palette
+    out = cv2.LUT(cv2.merge([code, code, code]), lut)
+    if (source == NETWORK).any():
+        out = cv2.copyTo(net, cv2.compare(code, _NET_CODE, cv2.CMP_EQ), out)
+    if not (source == SPLIT).any():
         return out, source
-    pix = np.flatnonzero(special[filled])
-    reg_all = filled.ravel()[pix]
-    src = source[reg_all]
+    sp = np.flatnonzero(code.ravel() == _SPLIT_CODE)
+    reg = filled.ravel()[sp]
+    col = net.reshape(-1, 3)[sp].astype(np.float32)
+    a = palette[chosen[reg]].astype(np.float32)
+    b = palette[second[reg]].astype(np.float32)
+    use_b = np.zeros(filled.shape, np.uint8)
+    use_b.ravel()[sp] = 255 * (np.sum((col - b) ** 2, 1) < np.sum((col - a) ** 2, 1))
+    # 5 x 5 median, twice when the network's pixels are more than 2 native px wide
+    for _ in range(1 if (net_scale or 1.0) <= 2 else 2):
+        use_b = cv2.medianBlur(use_b, 5)
+    pick = use_b.ravel()[sp] > 0
+    n = len(source)
+    kept = np.bincount(reg, pick, n) >= SPLIT_KEEP * np.maximum(np.bincount(reg, None, n), 1)
     flat_out = out.reshape(-1, 3)
-    flat_net = net.reshape(-1, 3)
-    isnet = src == NETWORK
-    flat_out[pix[isnet]] = flat_net[pix[isnet]]
-    is_split = src == SPLIT
-    sp, reg = pix[is_split], reg_all[is_split]
-    if len(sp):
-        col = flat_net[sp].astype(np.float32)
-        a = palette[chosen[reg]].astype(np.float32)
-        b = palette[second[reg]].astype(np.float32)
-        use_b = np.zeros(filled.shape, np.uint8)
-        use_b.ravel()[sp] = 255 * (np.sum((col - b) ** 2, 1) < np.sum((col - a) ** 2, 1))
-        # 5 x 5 median, twice when the network's pixels are more than 2 native px wide
-        for _ in range(1 if (net_scale or 1.0) <= 2 else 2):
-            use_b = cv2.medianBlur(use_b, 5)
-        use_b = use_b.ravel()[sp] > 0
-        n = len(source)
-        kept = np.bincount(reg, use_b, n) >= SPLIT_KEEP * np.maximum(np.bincount(reg, None, n), 1)
-        two = kept[reg]
-        flat_out[sp] = np.where((use_b & two)[:, None], palette[second[reg]],
-                                palette[chosen[reg]])
-        source[(source == SPLIT) & ~kept] = FLAT
+    flat_out[sp] = np.where((pick & kept[reg])[:, None], palette[second[reg]],
+                            palette[chosen[reg]])
+    source[(source == SPLIT) & ~kept] = FLAT
     return out, source
 
 
+def _no_split(source: np.ndarray) -> np.ndarray:
+    source = source.copy()
+    source[source == SPLIT] = FLAT
+    return source
+
+
 def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
-           line_pixels: np.ndarray | None, lines: str, carry: np.ndarray | None) -> None:
-    """Line pixels, in place: the fill under each is its nearest region pixel's; ``keep``
-    composites the drawn line over it with its coverage and colour."""
+           line_pixels: np.ndarray | None, lines: str, carry: np.ndarray | None,
+           painted_ink: np.ndarray | None = None,
+           per_pixel: np.ndarray | None = None) -> None:
+    """Line pixels, in place: the fill under each is its nearest region pixel's (already
+    there for one-colour regions; looked up for the regions in ``per_pixel``, whose colour
+    varies); ``keep`` composites the drawn line over it (``_unmix``), black and grey lines in
+    the colour the references painted them (``painted_ink``), coloured lines in their own."""
     pix = np.flatnonzero(mask.ravel() > FRINGE if lines == "keep" else
                          mask.ravel() >= INK_THRESHOLD)
     if carry is not None:
@@ -447,21 +468,28 @@ def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
     if not len(pix):
         return
     flat = rgb.reshape(-1, 3)
-    under = flat[seg.nearest.ravel()[pix]]
+    varies = None if per_pixel is None else per_pixel[seg.filled_labels.ravel()[pix]]
+
+    def under(sel: np.ndarray) -> np.ndarray:
+        if varies is not None:
+            sel = sel & varies
+        out = flat[pix]
+        out[sel] = flat[seg.nearest(pix[sel])]
+        return out
+
     if lines == "fill":
-        flat[pix] = under
+        flat[pix] = under(np.ones(len(pix), bool))
         return
-    a = mask.ravel()[pix][:, None]
-    flat[pix] = under * (1 - a) + _ink_colour(line_pixels, mask, pix, a) * a
+    alpha, ink = _unmix(line_pixels, mask, pix)
+    if painted_ink is not None:
+        neutral = (ink.max(1) < NEUTRAL) & (np.ptp(ink, 1) < NEUTRAL)
+        ink[neutral] = painted_ink
+    flat[pix] = ink * alpha + under(alpha[:, 0] < 0.999) * (1 - alpha)
 
 
-def _ink_colour(line_pixels: np.ndarray | None, mask: np.ndarray, pix: np.ndarray,
-                a: np.ndarray) -> np.ndarray:
-    """The colour of the drawn line at ``pix`` (coverage ``a``): the line art's pixel over
-    white paper is paper * (1 - a) + ink * a, solved for ink (paper normalised to white, as
-    ``line_art`` does)."""
-    if line_pixels is None:
-        return np.zeros((len(pix), 3), np.float32)
+def _over_white(line_pixels: np.ndarray, mask: np.ndarray, pix: np.ndarray) -> np.ndarray:
+    """The line art's colour at ``pix`` over white, paper normalised to white (as
+    ``line_art`` does), float32 [len(pix), 3]."""
     px = np.asarray(line_pixels, np.float32)
     if px.ndim == 2:
         px = px[..., None]
@@ -469,13 +497,43 @@ def _ink_colour(line_pixels: np.ndarray | None, mask: np.ndarray, pix: np.ndarra
     flat = px.reshape(-1, c)[pix]
     if c == 4:
         alpha = np.clip(flat[:, 3:], 0, 1)
-        flat = flat[:, :3] * alpha + (1 - alpha)
-        paper = np.ones(3, np.float32)
-    else:
-        flat = np.repeat(flat, 3, 1) if c == 1 else flat[:, :3]
-        sample = px[::7, ::7].reshape(-1, c)[(mask[::7, ::7] <= FRINGE).ravel()]
-        paper = np.median(sample, 0) if len(sample) else np.ones(c, np.float32)
-        paper = np.repeat(paper, 3) if c == 1 else paper[:3]
-        paper = np.maximum(paper, 0.05)
-    ink = (np.clip(flat / paper, 0, 1) - (1 - a)) / np.maximum(a, 1e-3)
-    return np.clip(ink, 0, 1)
+        return flat[:, :3] * alpha + (1 - alpha)
+    flat = np.repeat(flat, 3, 1) if c == 1 else flat[:, :3]
+    sample = px[::7, ::7].reshape(-1, c)[(mask[::7, ::7] <= FRINGE).ravel()]
+    paper = np.median(sample, 0) if len(sample) else np.ones(c, np.float32)
+    paper = np.maximum(np.repeat(paper, 3) if c == 1 else paper[:3], 0.05)
+    return np.clip(flat / paper, 0, 1)
+
+
+def _unmix(line_pixels: np.ndarray | None, mask: np.ndarray, pix: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(opacity [len(pix), 1], colour [len(pix), 3]) of the drawn line at ``pix``: the line
+    art is the line over white paper, L = (1 - a) + a ink, taken with the largest
+    transparency that explains it (a = 1 - darkest channel), so black ink is black at its
+    coverage, grey pencil is black at partial opacity (paint shows through, as under a
+    pencil line) and a red line is red."""
+    if line_pixels is None:
+        return mask.ravel()[pix][:, None], np.zeros((len(pix), 3), np.float32)
+    col = _over_white(line_pixels, mask, pix)
+    alpha = (1 - col.min(1))[:, None]
+    ink = (col - (1 - alpha)) / np.maximum(alpha, 1e-3)
+    return alpha, np.clip(ink, 0, 1)
+
+
+def _painted_ink(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
+                 line_pixels: np.ndarray | None) -> np.ndarray | None:
+    """The colour a reference painted its black/grey lines in (median over its strongly
+    inked pixels, the fill showing through a partly opaque line taken out), or None when it
+    has too few such pixels to tell."""
+    pix = np.flatnonzero(mask.ravel() > 0.9)
+    if len(pix) < 20:
+        return None
+    alpha, ink = _unmix(line_pixels, mask, pix)
+    ok = (alpha[:, 0] > 0.5) & (ink.max(1) < NEUTRAL) & (np.ptp(ink, 1) < NEUTRAL)
+    if ok.sum() < 20:
+        return None
+    a = alpha[ok]
+    painted = rgb.reshape(-1, 3)[pix[ok]].astype(np.float32) / 255
+    under = rgb.reshape(-1, 3)[seg.nearest(pix[ok])].astype(np.float32) / 255
+    est = (painted - under * (1 - a)) / a
+    return np.clip(np.median(est, 0), 0, 1).astype(np.float32)

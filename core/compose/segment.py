@@ -41,10 +41,12 @@ MIN_GAP_RADIUS = 1.5  # px
 class Segmentation:
     labels: np.ndarray  # int32 HxW, 1..n regions, 0 on ink
     n: int  # number of regions
-    nearest: np.ndarray  # int32 HxW, flat index of the nearest region pixel (itself on paper)
+    filled_labels: np.ndarray  # int32 HxW, labels with ink given the nearest region's label
     dist: np.ndarray  # float32 HxW, distance of paper pixels to the nearest ink (0 on ink)
     line_width: float  # estimated line width, px
     gap_radius: float  # radius of the gap-closing ball, px
+    _near_idx: np.ndarray | None = None  # int32 HxW: 1-based rank of the nearest paper pixel
+    _paper: np.ndarray | None = None  # flat indices of the paper pixels (lazily)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -52,7 +54,16 @@ class Segmentation:
 
     def filled(self) -> np.ndarray:
         """Region labels with ink pixels given the label of the nearest region."""
-        return self.labels.reshape(-1)[self.nearest]
+        return self.filled_labels
+
+    def nearest(self, pix: np.ndarray) -> np.ndarray:
+        """Flat index of the nearest region (paper) pixel of each flat pixel index in
+        ``pix`` (a paper pixel is its own)."""
+        if self._near_idx is None:
+            return pix
+        if self._paper is None:
+            self._paper = np.flatnonzero(self.labels.ravel() > 0).astype(np.int32)
+        return self._paper[self._near_idx.ravel()[pix] - 1]
 
     def areas(self) -> np.ndarray:
         return np.bincount(self.labels.ravel(), minlength=self.n + 1)
@@ -108,15 +119,15 @@ def segment(mask: np.ndarray, gap: float | None = None,
                                                    ltype=cv2.CV_32S)
         n = _attach(labels, rest_lab, n_rest, n_seeds, nearest_seed)
 
-    # The nearest region pixel of every pixel (ink pixels take the fill under them).
+    # The nearest region pixel of every pixel (ink pixels take the fill under them): pixel
+    # labels number the paper pixels in raster order, so the region labels of the paper
+    # pixels in that order are the lookup table.
     if not ink.any() or n == 0:
-        nearest = np.arange(h * w, dtype=np.int32).reshape(h, w)
-    else:
-        _, idx = cv2.distanceTransformWithLabels(
-            ink.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL)
-        flat = np.flatnonzero(~ink.ravel()).astype(np.int32)
-        nearest = np.concatenate([[0], flat]).astype(np.int32)[idx]
-    return Segmentation(labels, n, nearest, dist, width, radius)
+        return Segmentation(labels, n, labels, dist, width, radius)
+    _, idx = cv2.distanceTransformWithLabels(
+        ink.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL)
+    lut = np.concatenate([[0], labels[~ink]]).astype(np.int32)
+    return Segmentation(labels, n, lut[idx], dist, width, radius, idx)
 
 
 def _attach(labels: np.ndarray, rest_lab: np.ndarray, n_rest: int, n_seeds: int,

@@ -134,7 +134,8 @@ def match_colours(lines: np.ndarray, refs: Sequence[RefCel], line_mode: str = "k
     rgb_table = _uncode(table)
     fills = rgb_table[np.maximum(colour, 0)]
     out = fills[seg.filled()].astype(np.float32) / 255
-    _lines(out, seg, mask, px, line_mode, None)
+    _lines(out, seg, mask, px, line_mode, None, next((r.ink for r in refs if r.ink is not None),
+                                                    None))
     return out
 
 
