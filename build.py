@@ -70,8 +70,42 @@ def cmd_demo(_: argparse.Namespace) -> None:
     print(f"demo: coloured frames are in {out}")
 
 
+# Real Blender for the add-on tests: the bpy wheels (Python 3.11 only), each in its own venv
+# because bpy needs numpy<2; beside it what the extension carries (WHEEL_REQUIREMENTS).
+BPY_VENVS = {".venv-bpy50": "bpy==5.0.1", ".venv-bpy45": "bpy==4.5.15"}
+# Data the tests use from Debian (clip-art drawings) and PyPI (the Kenney sprites inside the
+# arcade wheel, installed without arcade's own dependencies: only its PNGs are read).
+APT_PACKAGES = ["openclipart-svg", "libcairo2"]
+SPRITES = "arcade==3.3.3"
+
+
+def ensure_bpy_venv(name: str, bpy: str) -> Path:
+    py = venv_python(ROOT / name)
+    if not py.exists():
+        venv.EnvBuilder(with_pip=True).create(ROOT / name)
+    run([py, "-m", "pip", "install", "-q", bpy, "numpy<2", *WHEEL_REQUIREMENTS, "pytest"])
+    return py
+
+
+def ensure_system_packages() -> None:
+    """Debian packages for the drawings tests, when this machine can install them."""
+    if Path("/usr/share/openclipart/svg").is_dir():
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES])
+    else:
+        print(f"build.py: install {' '.join(APT_PACKAGES)} for the clip-art drawing tests")
+
+
 def cmd_test(args: argparse.Namespace) -> None:
     py = ensure_venv("[train,test]")
+    run([py, "-m", "pip", "install", "-q", "--no-deps", SPRITES])
+    ensure_system_packages()
+    if sys.version_info[:2] == (3, 11):
+        for name, bpy in BPY_VENVS.items():
+            ensure_bpy_venv(name, bpy)
+    else:
+        print("build.py: the bpy wheels need Python 3.11; the Blender tests will skip")
     run([py, "-m", "ruff", "check", "."])
     run([py, "-m", "pytest", "-q", *args.pytest_args])
 
