@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .commands.dataset import add_dataset_parser
+from .commands.evaluate import add_arguments as add_evaluate_arguments
 from .errors import InkpaintError
 from .progress import MODES as PROGRESS_MODES
 
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dataset_parser(sub)
 
+    p = sub.add_parser("evaluate", help="the paper's metrics and tables beside the "
+                       "copy-nearest-reference baseline (Markdown + JSON)")
+    add_evaluate_arguments(p)
+
     p = sub.add_parser("train", help="train the networks (stage 1: G and D, 2: temporal)")
     p.add_argument("--preset", default="lite")
     p.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
@@ -100,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.farm import run_farm
 
             return run_farm(args)
+        if args.command == "evaluate":
+            from .commands.evaluate import run_evaluate
+
+            return run_evaluate(args)
         if args.command == "dataset":
             from .commands.dataset import run_dataset
 

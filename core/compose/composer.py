@@ -64,9 +64,10 @@ CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs h
 CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
 FRINGE = 0.02  # line coverage below which a pixel is clean paper
 FLAGGED = 0.5  # regions below this confidence count as flagged
+SAMPLES = 130_000  # votes and region statistics come from a grid of about this many pixels
 NEUTRAL = 0.15  # a line colour this dark and grey is "black ink" (takes the painted ink)
 
-FLAT, SPLIT, NETWORK, STATIC = 0, 1, 2, 3
+FLAT, SPLIT, NETWORK, STATIC, CARRIED = 0, 1, 2, 3, 4
 
 
 @dataclass
@@ -186,14 +187,14 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     n = seg.n
     palette = merge_palettes([r.palette for r in refs])
     lut = _lut(palette)
-    step = 2 if h * w > 1_000_000 else 1
+    step = max(1, round(np.sqrt(h * w / SAMPLES)))  # statistics from ~SAMPLES pixels
     votes, fit, weight, spread = _vote(seg, net, lut, step, net_scale)
     share = votes / np.maximum(weight, 1e-9)[:, None]
 
     # Each region's counterpart in the references (position, area, shape): how sure we are
     # that it exists there, whether it is flat there, and its fill, which joins the vote
     # with weight MATCH_PRIOR x similarity (a tie-breaker when the network is undecided).
-    feats = features(seg, 2 * step)
+    feats = features(seg, step)
     if refs:
         k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
         offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
@@ -241,21 +242,30 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     elif mode == "network":
         source[:] = NETWORK
     source[static] = STATIC
+    if carry is not None:  # regions whose pixels all come from a reference: nothing to paint
+        lab_s, carry_s = filled[::step, ::step], carry[::step, ::step]
+        done = np.bincount(lab_s[carry_s > 0], minlength=n + 1) >= 0.98 * np.bincount(
+            lab_s.ravel(), minlength=n + 1)
+        source[done & ~static & (rows > 0)] = CARRIED
     source[0] = FLAT
 
-    out, source = _paint(seg, filled, net, palette, chosen, c2, source, mode, net_scale)
+    out, source = _paint(seg, filled, net, lut, chosen, c2, source, mode, net_scale, carry)
     margin = np.where(source == SPLIT, s[0] + s[1] - s[2], s[0] - s[1])
     c_vote = np.clip(margin / VOTE_MARGIN, 0, 1)
     c_fit = np.clip((FIT_HI - fit) / (FIT_HI - FIT_LO), 0, 1)
     conf = (c_vote * c_fit * sim).astype(np.float32)
     conf[weight <= 0] = 0.0
-    conf[static] = 1.0
+    conf[static | (source == CARRIED)] = 1.0
     conf[0] = 1.0
 
     if carry is not None:
         for k, r in enumerate(same):
             out = cv2.copyTo(r.rgb, (carry == k + 1).view(np.uint8), out)
-    rgb = np.multiply(out, np.float32(1 / 255), dtype=np.float32)
+    if mode == "network" and np.asarray(network_rgb).dtype != np.uint8 and \
+            np.asarray(network_rgb).shape[:2] == (h, w):
+        rgb = np.clip(np.asarray(network_rgb, np.float32)[..., :3], 0, 1)  # exactly as given
+    else:
+        rgb = np.multiply(out, np.float32(1 / 255), dtype=np.float32)
     if mode != "network":
         ink = next((r.ink for r in refs if r.ink is not None), None)
         per_pixel = (source == NETWORK) | (source == SPLIT)
@@ -266,9 +276,10 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         cmap[carry > 0] = 1.0
     judged = (feats.area >= MIN_AREA) & (rows > 0)
     score = float(conf[judged].mean()) if judged.any() else 1.0
-    names = {FLAT: "flat", SPLIT: "split", NETWORK: "network", STATIC: "static"}
-    counts = np.bincount(source[1:].astype(np.int64), minlength=4)
-    sources = {names[k]: int(counts[k]) for k in range(4) if counts[k]}
+    names = {FLAT: "flat", SPLIT: "split", NETWORK: "network", STATIC: "static",
+             CARRIED: "carried"}
+    counts = np.bincount(source[1:].astype(np.int64), minlength=5)
+    sources = {names[k]: int(counts[k]) for k in range(5) if counts[k]}
     if carry is not None:
         sources["carried_px"] = int(np.count_nonzero(carry))
     return Composed(rgb, cmap, score, int(judged.sum()), int((conf[judged] < FLAGGED).sum()),
@@ -287,7 +298,9 @@ def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
     weight = np.zeros(n + 1)
     moments = np.zeros((7, n + 1))
     missing = None
-    offsets = [(0, 0), (1, 1), (0, 1), (1, 0)] if step == 2 else [(0, 0)]
+    half = step // 2
+    offsets = [(0, 0)] + ([(half, half)] if step > 1 else []) + [
+        (y, x) for y in range(step) for x in range(step) if (y, x) not in ((0, 0), (half, half))]
     for oy, ox in offsets:
         lab = seg.labels[oy::step, ox::step]
         if missing is not None:
@@ -397,53 +410,57 @@ def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel,
 _NET_CODE, _SPLIT_CODE = 255, 254  # code-map values of network and two-tone pixels
 
 
-def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, palette: np.ndarray,
+def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, lut: PaletteLUT,
            chosen: np.ndarray, second: np.ndarray, source: np.ndarray, mode: str,
-           net_scale: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 HxWx3 fills (ink pixels take their nearest region's fill for now), and the
-    sources with split candidates that turned out one-tone set back to flat.
+           net_scale: float | None, carry: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 HxWx3 fills (ink pixels take their nearest region's fill for now; pixels
+    ``carry`` marks are left to the caller), and the sources with split candidates that
+    turned out one-tone set back to flat.
 
     Every pixel gets a one-byte code (its palette colour, or "network", or "two-tone"),
     turned into colour by a table lookup: whole-frame work is one gather and one LUT.
-    A two-tone candidate's pixels each take the nearer of its two colours; the choice is
-    median filtered (the network's noise makes speckles, a shadow or a highlight is a
-    blob) and the region stays two-tone only if at least ``SPLIT_KEEP`` of it keeps the
-    second colour."""
+    A two-tone candidate's pixels take its second colour where that is their nearest palette
+    colour, else its first; the choice is median filtered (the network's noise makes
+    speckles, a shadow or a highlight is a blob) and the region stays two-tone only if at
+    least ``SPLIT_KEEP`` of it keeps the second colour."""
     source = source.copy()
+    palette = lut.palette
     if mode == "network" or len(palette) == 0:
         source[1:] = NETWORK
         return net.copy(), source
     if len(palette) >= _SPLIT_CODE:  # too many colours for a byte: a slower gather
         return palette[np.clip(chosen, 0, len(palette) - 1)][filled], _no_split(source)
-    table = np.clip(chosen, 0, len(palette) - 1).astype(np.uint8)
+    first = np.clip(chosen, 0, len(palette) - 1).astype(np.uint8)
+    table = first.copy()
     table[source == NETWORK] = _NET_CODE
     table[source == SPLIT] = _SPLIT_CODE
-    table[0] = 0
+    table[0] = first[0] = 0
     code = table[filled]
-    lut = np.zeros((256, 1, 3), np.uint8)
-    lut[: len(palette), 0] = palette
-    out = cv2.LUT(cv2.merge([code, code, code]), lut)
+    if (source == SPLIT).any():
+        n = len(source)
+        todo = code == _SPLIT_CODE
+        if carry is not None:
+            todo &= carry == 0
+        sp = np.flatnonzero(todo)
+        reg = filled.ravel()[sp]
+        is_b = lut.index[lut.bins(net.reshape(-1, 3)[sp])] == second[reg]
+        use_b = np.zeros(filled.shape, np.uint8)
+        use_b.ravel()[sp[is_b]] = 255
+        # 5 x 5 median, twice when the network's pixels are more than 2 native px wide
+        for _ in range(1 if (net_scale or 1.0) <= 2 else 2):
+            use_b = cv2.medianBlur(use_b, 5)
+        pick = use_b.ravel()[sp] != 0
+        kept = np.bincount(reg[pick], minlength=n) >= SPLIT_KEEP * np.bincount(reg, minlength=n)
+        two = np.clip(second, 0, len(palette) - 1).astype(np.uint8)
+        code.ravel()[sp] = np.where(pick & kept[reg], two[reg], first[reg])
+        code[code == _SPLIT_CODE] = 0  # carried over: painted by the caller
+        source[(source == SPLIT) & ~kept] = FLAT
+    colours = np.zeros((256, 1, 3), np.uint8)
+    colours[: len(palette), 0] = palette
+    out = cv2.LUT(cv2.merge([code, code, code]), colours)
     if (source == NETWORK).any():
         out = cv2.copyTo(net, cv2.compare(code, _NET_CODE, cv2.CMP_EQ), out)
-    if not (source == SPLIT).any():
-        return out, source
-    sp = np.flatnonzero(code.ravel() == _SPLIT_CODE)
-    reg = filled.ravel()[sp]
-    col = net.reshape(-1, 3)[sp].astype(np.float32)
-    a = palette[chosen[reg]].astype(np.float32)
-    b = palette[second[reg]].astype(np.float32)
-    use_b = np.zeros(filled.shape, np.uint8)
-    use_b.ravel()[sp] = 255 * (np.sum((col - b) ** 2, 1) < np.sum((col - a) ** 2, 1))
-    # 5 x 5 median, twice when the network's pixels are more than 2 native px wide
-    for _ in range(1 if (net_scale or 1.0) <= 2 else 2):
-        use_b = cv2.medianBlur(use_b, 5)
-    pick = use_b.ravel()[sp] > 0
-    n = len(source)
-    kept = np.bincount(reg, pick, n) >= SPLIT_KEEP * np.maximum(np.bincount(reg, None, n), 1)
-    flat_out = out.reshape(-1, 3)
-    flat_out[sp] = np.where((pick & kept[reg])[:, None], palette[second[reg]],
-                            palette[chosen[reg]])
-    source[(source == SPLIT) & ~kept] = FLAT
     return out, source
 
 

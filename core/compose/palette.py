@@ -109,12 +109,15 @@ class PaletteLUT:
         if len(palette) == 0:
             z = np.zeros(len(centres), np.int16)
             return cls(palette, z, z, np.full(len(centres), np.inf, np.float32))
-        d = np.linalg.norm(centres[:, None, :] - palette[None].astype(np.float32), axis=2)
-        order = np.argsort(d, axis=1)
-        first = order[:, 0]
-        second = order[:, 1] if len(palette) > 1 else first
+        p = palette.astype(np.float32)
+        d = (np.sum(centres**2, 1)[:, None] - 2 * centres @ p.T + np.sum(p**2, 1)[None])
+        rows = np.arange(len(d))
+        first = np.argmin(d, axis=1)
+        best = d[rows, first].copy()
+        d[rows, first] = np.inf
+        second = np.argmin(d, axis=1) if len(palette) > 1 else first
         return cls(palette, first.astype(np.int16), second.astype(np.int16),
-                   d[np.arange(len(d)), first].astype(np.float32))
+                   np.sqrt(np.maximum(best, 0)).astype(np.float32))
 
     def bins(self, u8: np.ndarray) -> np.ndarray:
         """Table index of each colour of an (..., 3) uint8 array."""

@@ -45,8 +45,6 @@ class Segmentation:
     dist: np.ndarray  # float32 HxW, distance of paper pixels to the nearest ink (0 on ink)
     line_width: float  # estimated line width, px
     gap_radius: float  # radius of the gap-closing ball, px
-    _near_idx: np.ndarray | None = None  # int32 HxW: 1-based rank of the nearest paper pixel
-    _paper: np.ndarray | None = None  # flat indices of the paper pixels (lazily)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -56,17 +54,39 @@ class Segmentation:
         """Region labels with ink pixels given the label of the nearest region."""
         return self.filled_labels
 
-    def nearest(self, pix: np.ndarray) -> np.ndarray:
-        """Flat index of the nearest region (paper) pixel of each flat pixel index in
-        ``pix`` (a paper pixel is its own)."""
-        if self._near_idx is None:
-            return pix
-        if self._paper is None:
-            self._paper = np.flatnonzero(self.labels.ravel() > 0).astype(np.int32)
-        return self._paper[self._near_idx.ravel()[pix] - 1]
+    def nearest(self, pix: np.ndarray, radius: int = 4) -> np.ndarray:
+        """Flat index of a nearest region (paper) pixel of each flat pixel index in ``pix``
+        (a paper pixel is its own), searched outwards up to ``radius`` px (the pixels asked
+        about are a line's anti-aliased rim, next to paper); pixels with no paper that close
+        (the middle of a thick blob of ink) are their own answer."""
+        h, w = self.shape
+        paper = self.labels.ravel() > 0
+        out = pix.copy()
+        todo = np.flatnonzero(~paper[pix])
+        y, x = np.divmod(pix[todo], w)
+        for dy, dx in _OFFSETS[radius]:
+            if not len(todo):
+                break
+            yy, xx = y + dy, x + dx
+            ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            q = np.where(ok, yy * w + xx, 0)
+            hit = ok & paper[q]
+            out[todo[hit]] = q[hit]
+            keep = ~hit
+            todo, y, x = todo[keep], y[keep], x[keep]
+        return out
 
     def areas(self) -> np.ndarray:
         return np.bincount(self.labels.ravel(), minlength=self.n + 1)
+
+
+def _offsets(radius: int) -> list[tuple[int, int]]:
+    r = range(-radius, radius + 1)
+    offs = [(dy, dx) for dy in r for dx in r if 0 < dy * dy + dx * dx <= radius * radius]
+    return sorted(offs, key=lambda o: (o[0] ** 2 + o[1] ** 2, o))
+
+
+_OFFSETS = {r: _offsets(r) for r in range(1, 9)}
 
 
 def line_width(ink: np.ndarray) -> float:
@@ -119,15 +139,40 @@ def segment(mask: np.ndarray, gap: float | None = None,
                                                    ltype=cv2.CV_32S)
         n = _attach(labels, rest_lab, n_rest, n_seeds, nearest_seed)
 
-    # The nearest region pixel of every pixel (ink pixels take the fill under them): pixel
-    # labels number the paper pixels in raster order, so the region labels of the paper
-    # pixels in that order are the lookup table.
-    if not ink.any() or n == 0:
-        return Segmentation(labels, n, labels, dist, width, radius)
+    filled = _fill_ink(labels, ink, width, nearest_seed)
+    return Segmentation(labels, n, filled, dist, width, radius)
+
+
+def _fill_ink(labels: np.ndarray, ink: np.ndarray, width: float,
+              nearest_seed: np.ndarray | None) -> np.ndarray:
+    """Labels with every ink pixel given a neighbouring region's label (the fill under the
+    line): regions grown into the ink by 3 x 3 dilations, as many as half a line width; the
+    middle of thicker ink blobs (under opaque ink, where the fill does not show) takes the
+    nearest seed's region, or, without seeds, the exact nearest-pixel transform."""
+    if not ink.any() or not (~ink).any():
+        return labels
+    if labels.max() >= 1 << 24:  # float32 dilation is exact below 2^24
+        return _fill_exact(labels, ink)
+    grown = labels.astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    left = ink
+    for _ in range(int(np.ceil(width / 2)) + 1):
+        bigger = cv2.dilate(grown, kernel)
+        np.copyto(grown, bigger, where=left)
+        left = grown == 0
+        if not left.any():
+            return grown.astype(np.int32)
+    if nearest_seed is None:
+        return _fill_exact(labels, ink)
+    out = grown.astype(np.int32)
+    out[left] = nearest_seed[left]
+    return out
+
+
+def _fill_exact(labels: np.ndarray, ink: np.ndarray) -> np.ndarray:
     _, idx = cv2.distanceTransformWithLabels(
         ink.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL)
-    lut = np.concatenate([[0], labels[~ink]]).astype(np.int32)
-    return Segmentation(labels, n, lut[idx], dist, width, radius, idx)
+    return np.concatenate([[0], labels[~ink]]).astype(np.int32)[idx]
 
 
 def _attach(labels: np.ndarray, rest_lab: np.ndarray, n_rest: int, n_seeds: int,

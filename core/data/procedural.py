@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InkpaintError
 
 STYLES = ("clean", "pencil", "gp", "extracted")
-BACKGROUNDS = ("flat", "gradient", "painted", "texture")
+BACKGROUNDS = ("flat", "gradient", "painted", "texture", "paper")
 _SHIFT = 4  # fixed-point bits for sub-pixel cv2 drawing
 _ONE = 1 << _SHIFT
 
@@ -293,6 +293,8 @@ def _noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
 
 def _background(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
     """A painted backdrop (RGB uint8, size x size) in muted colours, without lines."""
+    if kind == "paper":  # characters on blank paper, as Grease Pencil renders and sprites come
+        return np.full((size, size, 3), int(rng.integers(240, 256)), np.uint8)
     base = _palette(rng, 5) * 0.6 + 255 * 0.4 * rng.random()
     if kind == "flat":
         return np.broadcast_to(base[0].astype(np.uint8), (size, size, 3)).copy()
@@ -387,7 +389,7 @@ def _plan(rng: np.random.Generator, size: int, style: str) -> _Plan:
     margin = int(size * 1.5)
     backdrop = _background(rng, bg_kind, margin)
     lut[0] = backdrop[0, 0]
-    fills = [lut[1: 1 + 3 * g]] + ([lut[:1]] if bg_kind == "flat" else [])
+    fills = [lut[1: 1 + 3 * g]] + ([lut[:1]] if bg_kind in ("flat", "paper") else [])
     palette = np.unique(np.concatenate(fills), axis=0)
 
     cam_move = rng.random() < 0.5

@@ -215,7 +215,7 @@ def _source(name: str, opts: Options) -> _Source:
         return _Source(name, n, None, drawn,
                        f"render_drawing_shot(seed {EVAL_SEED_BASE} + clip index, split 'eval')")
     if name == "sprites":
-        from .sprites import WALK_FRAMES, sprite_clips, sprite_files
+        from .sprites import CHARACTERS, WALK_FRAMES, sprite_clips, sprite_files
 
         sprite_files()  # raises if the wheel is missing
         try:
@@ -227,7 +227,7 @@ def _source(name: str, opts: Options) -> _Source:
         def sprites(frames: int) -> Iterator[Shot]:
             yield from sprite_clips(size)[:n]
 
-        return _Source(name, min(n, 6), WALK_FRAMES, sprites,
+        return _Source(name, min(n, len(CHARACTERS)), WALK_FRAMES, sprites,
                        "6 walk cycles of 8 frames, letterboxed onto white, "
                        "line art by core.data.footage.extract_lines (XDoG)")
     raise InkpaintError(f"unknown evaluation set '{name}': use {', '.join(SETS)}")

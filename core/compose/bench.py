@@ -1,0 +1,137 @@
+"""Composition cost at production resolution: ms/frame, frames/s and peak RSS per mode, the
+network excluded (its output is simulated), each mode in its own process (peak RSS is per
+process). Prints numbers; asserts nothing.
+
+The frames are 1920 x 1080 mosaics of procedural cel shots (8 tiles of 540 px, so the line
+density and region count are those of a busy frame, not of one character blown up), their
+line masks computed once up front: the colourizer has them already (``line_art`` runs on the
+native line art for the network's input), so composition does not pay for them; the
+``line_art`` row says what that costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+TILE = 540
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def mosaic_shot(frames: int, width: int = 1920, height: int = 1080, seed: int = 1_000_000_101
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(colour uint8 [T, H, W, 3], line art uint8 [T, H, W], palette) tiled from procedural
+    shots of ``TILE`` px."""
+    from ..data.procedural import render_shot
+
+    rows, cols = -(-height // TILE), -(-width // TILE)
+    color = np.zeros((frames, rows * TILE, cols * TILE, 3), np.uint8)
+    lines = np.zeros((frames, rows * TILE, cols * TILE), np.uint8)
+    palettes = []
+    for k in range(rows * cols):
+        shot = render_shot(seed + k, frames=frames, size=TILE, style="clean")
+        y, x = (k // cols) * TILE, (k % cols) * TILE
+        color[:, y:y + TILE, x:x + TILE] = shot.color
+        lines[:, y:y + TILE, x:x + TILE] = shot.lines
+        palettes.append(shot.palette)
+    palette = np.unique(np.concatenate(palettes), axis=0)
+    return color[:, :height, :width], lines[:, :height, :width], palette
+
+
+def run_one(mode: str, lines_mode: str = "keep", frames: int = 24, threads: int = 2) -> dict:
+    """Compose ``frames`` in-betweens of a 1080p mosaic shot (references: first and last
+    frame) in one mode. Timed: ``compose`` only (preparing the two references, the line
+    masks and the simulated network output are not)."""
+    import cv2
+
+    from ..preprocess import line_art
+    from .composer import compose, prepare_reference
+    from .simulate import LEVELS, simulate_network
+
+    cv2.setNumThreads(threads)
+    color, lines, palette = mosaic_shot(frames + 2)
+
+    def line_px(i: int) -> np.ndarray:
+        return lines[i][..., None].astype(np.float32) / 255
+
+    t = time.perf_counter()
+    refs = [prepare_reference(color[k], line_px(k)) for k in (0, frames + 1)]
+    t_ref = (time.perf_counter() - t) / 2
+    rng = np.random.default_rng(0)
+    base_rss = _rss_mb()
+    rss, walls, cpus, t_line = [], [], [], []
+    for i in range(1, frames + 1):
+        px = line_px(i)
+        t = time.perf_counter()
+        mask = line_art(px)[1]
+        t_line.append(time.perf_counter() - t)
+        net = simulate_network(color[i], palette, LEVELS["typical"], rng)
+        order = refs if i <= (frames + 1) / 2 else refs[::-1]
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = compose(px, net, order, mode=mode, lines=lines_mode, mask=mask,
+                      net_scale=1920 / 256)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+        del out, net, px, mask
+        rss.append(_rss_mb())
+    wall = float(np.mean(walls))
+    return {"mode": mode, "lines": lines_mode, "size": "1920x1080", "frames": frames,
+            "ms_per_frame": 1000 * wall, "median_ms": 1000 * float(np.median(walls)),
+            "first_ms": 1000 * walls[0], "cpu_ms_per_frame": 1000 * float(np.mean(cpus)),
+            "fps": 1 / wall, "peak_rss_mb": _peak_mb(),
+            "rss_growth_mb": rss[-1] - rss[min(2, len(rss) - 1)], "data_rss_mb": base_rss,
+            "line_art_ms": 1000 * float(np.mean(t_line)), "prepare_ref_ms": 1000 * t_ref,
+            "regions": int(refs[0].seg.n), "threads": threads}
+
+
+def bench(modes: tuple[str, ...] = ("flat", "auto", "network"), frames: int = 24,
+          threads: int = 2) -> list[dict]:
+    """One process per mode (so each peak RSS is its own); returns the rows."""
+    rows = []
+    for mode in modes:
+        cmd = [sys.executable, "-m", "core.compose.bench", mode, str(frames), str(threads)]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                             cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                                 os.path.abspath(__file__)))))
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def print_bench(rows: list[dict]) -> None:
+    load = os.getloadavg()[0]
+    print(f"composition at 1920x1080, network excluded; {os.cpu_count()} CPUs, OpenCV "
+          f"threads {rows[0]['threads'] if rows else '-'}, load average {load:.1f}")
+    print("| mode | lines | ms/frame | median ms | first frame ms | CPU ms/frame | frames/s "
+          "| peak RSS MB | RSS growth MB, frame 3 to last |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['mode']} | {r['lines']} | {r['ms_per_frame']:.0f} | {r['median_ms']:.0f} | "
+              f"{r['first_ms']:.0f} | {r['cpu_ms_per_frame']:.0f} | {r['fps']:.2f} | "
+              f"{r['peak_rss_mb']:.0f} | {r['rss_growth_mb']:+.1f} |")
+    if rows:
+        r = rows[0]
+        print(f"({r['frames']} frames per mode; peak RSS includes the shot's "
+              f"{r['frames'] + 2} frames held as uint8 and the two prepared references, "
+              f"{r['data_rss_mb']:.0f} MB before composing; line_art (computed by the "
+              f"colourizer anyway) {r['line_art_ms']:.0f} ms/frame; prepare_reference "
+              f"{r['prepare_ref_ms']:.0f} ms once per reference; {r['regions']} regions "
+              f"in a reference)")
+
+
+if __name__ == "__main__":
+    mode, frames, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(run_one(mode, frames=frames, threads=threads)), flush=True)

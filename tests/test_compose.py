@@ -1,0 +1,285 @@
+"""Composition at native resolution (issue 8): palette-exact flat fills, gap closing,
+confidence, carry-over, line handling, the region matcher baseline and the review output."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core.compose import (
+    compose,
+    confidence_path,
+    frames_below,
+    prepare_reference,
+    review_line,
+    write_confidence,
+)
+from core.compose.composer import FRINGE
+from core.compose.palette import _codes, extract_palette
+from core.compose.segment import segment
+from core.compose.simulate import LEVELS, simulate_network
+from core.data.procedural import render_shot
+from core.errors import InkpaintError
+from core.eval.regions import match_colours, pixel_accuracy, region_accuracy
+from core.preprocess import line_art
+
+A, B, C, D = (np.array(c, np.uint8) for c in
+              ([230, 180, 60], [70, 120, 200], [200, 60, 90], [120, 200, 110]))
+
+
+def _px(lines_u8: np.ndarray) -> np.ndarray:
+    return lines_u8[..., None].astype(np.float32) / 255
+
+
+def _u8(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+
+
+def _in(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    return np.isin(_codes(colours), _codes(palette[None])[0])
+
+
+def _canvas(h: int = 120, w: int = 160) -> np.ndarray:
+    return np.full((h, w), 255, np.uint8)
+
+
+def _paint(lines: np.ndarray, seeds: list[tuple[tuple[int, int], np.ndarray]],
+           background: np.ndarray) -> np.ndarray:
+    """A painted frame: flood-fill the line art's regions from seed points, lines in black."""
+    ink = line_art(_px(lines))[1] >= 0.3
+    n, lab = cv2.connectedComponents((~ink).view(np.uint8), connectivity=4)
+    out = np.empty(lines.shape + (3,), np.uint8)
+    out[:] = background
+    for (y, x), col in seeds:
+        out[lab == lab[y, x]] = col
+    a = 1 - lines.astype(np.float32)[..., None] / 255
+    return np.rint(out * (1 - a)).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- regions
+
+
+def test_segment_closes_a_gap_that_a_flood_fill_leaks_through():
+    lines = _canvas()
+    cv2.rectangle(lines, (10, 10), (150, 110), 0, 3, cv2.LINE_AA)
+    cv2.line(lines, (80, 10), (80, 49), 0, 3, cv2.LINE_AA)
+    cv2.line(lines, (80, 60), (80, 110), 0, 3, cv2.LINE_AA)  # a 6 px gap
+    mask = line_art(_px(lines))[1]
+    n, plain = cv2.connectedComponents((mask < 0.3).view(np.uint8), connectivity=4)
+    assert plain[60, 40] == plain[60, 120]  # the gap is real: a plain fill leaks
+    seg = segment(mask)
+    assert seg.labels[60, 40] != seg.labels[60, 120]
+    assert seg.labels[60, 40] > 0 and seg.labels[60, 120] > 0
+    assert seg.filled()[10, 40] in (seg.labels[60, 40], seg.labels[0, 0])  # ink gets a region
+
+
+def test_segment_leaks_less_than_a_flood_fill_on_gappy_procedural_lines():
+    def leak(labels: np.ndarray, color: np.ndarray, palette: np.ndarray) -> float:
+        """Share of fill pixels not in their segment's majority colour."""
+        code = _codes(color)
+        ok = (labels > 0) & np.isin(code, _codes(palette[None])[0])
+        key = labels[ok].astype(np.int64) * (1 << 24) + code[ok]
+        _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+        seg_of = np.unique(key) >> 24
+        best = np.zeros(labels.max() + 1)
+        np.maximum.at(best, seg_of, cnt)
+        return 1 - best.sum() / ok.sum()
+
+    ours, plain = [], []
+    for seed in (11, 12, 13):
+        shot = render_shot(seed, frames=1, size=256, style="pencil")
+        mask = line_art(_px(shot.lines[0]))[1]
+        ours.append(leak(segment(mask).labels, shot.color[0], shot.palette))
+        _, cc = cv2.connectedComponents((mask < 0.3).view(np.uint8), connectivity=4)
+        plain.append(leak(cc, shot.color[0], shot.palette))
+    assert np.mean(ours) < 0.5 * np.mean(plain)
+
+
+def test_palette_takes_flat_fills_not_gradients_or_lines():
+    lines = _canvas()
+    cv2.circle(lines, (50, 60), 30, 0, 4, cv2.LINE_AA)
+    cv2.circle(lines, (120, 60), 25, 0, 4, cv2.LINE_AA)
+    color = _paint(lines, [((60, 50), A), ((60, 120), B)], C)
+    ramp = np.linspace(0, 120, 160).astype(np.uint8)  # a gradient band in the corner
+    color[100:, :, 0] = ramp
+    color[100:, :, 1:] = 40
+    pal = extract_palette(color, line_art(_px(lines))[1])
+    codes = set(_codes(pal[None])[0].tolist())
+    assert codes == set(_codes(np.stack([A, B, C])[None])[0].tolist())
+
+
+# ---------------------------------------------------------------- composition
+
+
+def _shot_pair(seed: int = 4, size: int = 192):
+    """A procedural shot (clean lines) and its 4 frames; frame 1 differs from the keys."""
+    shot = render_shot(seed, frames=4, size=size, style="clean")
+    assert not np.array_equal(shot.lines[1], shot.lines[0])
+    refs = [prepare_reference(shot.color[k], _px(shot.lines[k])) for k in (0, 3)]
+    net = simulate_network(shot.color[1], shot.palette, LEVELS["typical"],
+                           np.random.default_rng(seed))
+    return shot, refs, net
+
+
+def test_flat_output_has_only_palette_and_line_colours_in_every_pixel():
+    shot, refs, net = _shot_pair()
+    palette = np.unique(np.concatenate([r.palette for r in refs]), axis=0)
+    px = _px(shot.lines[1])
+    filled = compose(px, net, refs, mode="flat", lines="fill")
+    fill_u8 = _u8(filled.rgb)
+    assert _in(fill_u8, palette).all()  # every pixel, lines included
+    assert _in(fill_u8, shot.palette).all()  # and those are the model sheet's colours
+    kept = compose(px, net, refs, mode="flat", lines="keep")
+    mask = line_art(px)[1]
+    assert _in(_u8(kept.rgb)[mask <= FRINGE], palette).all()
+    # every line pixel is that fill under the drawn line: black ink at its coverage,
+    # painted in the references' ink colour
+    alpha = (1 - px)[..., :1]
+    ink = refs[0].ink if refs[0].ink is not None else np.zeros(3, np.float32)
+    expect = np.where((mask > FRINGE)[..., None], filled.rgb * (1 - alpha) + ink * alpha,
+                      filled.rgb)
+    np.testing.assert_allclose(kept.rgb, expect, atol=1e-5)
+
+
+def test_modes_differ_as_documented():
+    shot, refs, net = _shot_pair()
+    px = _px(shot.lines[1])
+    plain = compose(px, net, refs, mode="network")
+    np.testing.assert_array_equal(plain.rgb, net)  # the network's output, untouched
+    gt = shot.color[1]
+    auto = compose(px, net, refs, mode="auto")
+    flat = compose(px, net, refs, mode="flat")
+    lines = shot.lines[1]
+    assert region_accuracy(auto.rgb, gt, lines) > region_accuracy(plain.rgb, gt, lines)
+    assert region_accuracy(flat.rgb, gt, lines) > region_accuracy(plain.rgb, gt, lines)
+    for c in (plain, auto, flat):
+        assert c.confidence.shape == gt.shape[:2] and c.confidence.dtype == np.float32
+        assert 0 <= c.confidence.min() and c.confidence.max() <= 1 and 0 <= c.score <= 1
+    with pytest.raises(InkpaintError, match="compose mode"):
+        compose(px, net, refs, mode="paint")
+    with pytest.raises(InkpaintError, match="line mode"):
+        compose(px, net, refs, lines="thin")
+
+
+def _two_squares(shift: int) -> np.ndarray:
+    lines = _canvas()
+    cv2.rectangle(lines, (15 + shift, 20), (70 + shift, 100), 0, 2, cv2.LINE_AA)
+    cv2.rectangle(lines, (90 + shift, 20), (145 + shift, 100), 0, 2, cv2.LINE_AA)
+    cv2.circle(lines, (8, 8), 5, 0, 2, cv2.LINE_AA)  # a small C region in the reference
+    return lines
+
+
+def test_confidence_is_low_where_the_vote_is_split():
+    ref_lines = _two_squares(0)
+    ref = prepare_reference(_paint(ref_lines, [((60, 40), A), ((60, 115), B), ((8, 8), C)], D),
+                            _px(ref_lines))
+    lines = _two_squares(4)  # moved: nothing is carried over
+    net = _paint(lines, [((60, 44), A), ((60, 119), B)], D).astype(np.float32) / 255
+    rng = np.random.default_rng(0)
+    right = np.zeros(lines.shape, bool)
+    right[25:96, 97:146] = True
+    speckle = right & (rng.random(lines.shape) < 0.5)
+    net[right] = A / 255.0
+    net[speckle] = C / 255.0  # half A, half C, pixel by pixel: no majority worth the name
+    out = compose(_px(lines), net, [ref], mode="flat")
+    assert out.confidence[60, 120] < 0.5
+    assert out.confidence[60, 44] > 0.8
+    assert out.flagged >= 1
+
+
+def test_carry_over_takes_the_reference_pixels_where_the_line_art_is_unchanged():
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    backdrop = np.stack([80 + xx // 4, 90 + yy // 3, 140 - xx // 5], -1).astype(np.uint8)
+
+    def frame(cx: int) -> tuple[np.ndarray, np.ndarray]:
+        lines = _canvas(h, w)
+        cv2.rectangle(lines, (10, 10), (50, 50), 0, 2, cv2.LINE_AA)  # a static square
+        cv2.circle(lines, (cx, 85), 14, 0, 2, cv2.LINE_AA)  # a moving ball
+        color = backdrop.copy()
+        ink = line_art(_px(lines))[1]
+        n, lab = cv2.connectedComponents((ink < 0.3).view(np.uint8), connectivity=4)
+        color[lab == lab[30, 30]] = A
+        color[lab == lab[85, cx]] = B
+        return lines, np.rint(color * (1 - ink[..., None])).astype(np.uint8)
+
+    ref_lines, ref_color = frame(60)
+    lines, truth = frame(110)
+    ref = prepare_reference(ref_color, _px(ref_lines))
+    grey = np.full((h, w, 3), 0.5, np.float32)  # a network that got everything wrong
+    auto = compose(_px(lines), grey, [ref], mode="auto")
+    far = np.zeros((h, w), bool)
+    far[5:58, 60:155] = True  # painted background away from both balls
+    np.testing.assert_array_equal(_u8(auto.rgb)[far], ref_color[far])
+    assert (auto.confidence[far] == 1).all()
+    flat = compose(_px(lines), grey, [ref], mode="flat")
+    for c in (auto, flat):  # the static square keeps the reference's fill
+        np.testing.assert_array_equal(_u8(c.rgb)[30, 30], A)
+
+
+def test_lines_keep_their_colour_or_take_the_fill():
+    lines = _canvas()
+    cv2.rectangle(lines, (10, 10), (150, 110), 0, 3)
+    cv2.line(lines, (80, 10), (80, 110), 0, 3)
+    color_lines = np.repeat(lines[..., None], 3, 2)
+    cv2.line(color_lines, (10, 60), (80, 60), (255, 0, 0), 3)  # a red shadow line
+    px = color_lines.astype(np.float32) / 255
+    painted = _paint(lines, [((30, 40), A), ((90, 40), A), ((60, 120), B)], C)
+    ref = prepare_reference(painted, np.repeat(_px(lines), 3, 2))
+    net = painted.astype(np.float32) / 255
+    keep = _u8(compose(px, net, [ref], mode="flat", lines="keep").rgb)
+    np.testing.assert_array_equal(keep[60, 30], [255, 0, 0])  # coloured line as drawn
+    np.testing.assert_array_equal(keep[10, 40], [0, 0, 0])  # black line as drawn
+    np.testing.assert_array_equal(keep[30, 40], A)
+    fill = _u8(compose(px, net, [ref], mode="flat", lines="fill").rgb)
+    assert _in(fill, np.stack([A, B, C])).all()
+    np.testing.assert_array_equal(fill[60, 30], A)  # the red line between two A regions
+    np.testing.assert_array_equal(fill[60, 80], fill[60, 77])  # a line takes a neighbour
+
+
+def test_a_held_cel_is_the_reference_exactly():
+    shot, refs, net = _shot_pair()
+    out = compose(_px(shot.lines[3]), net, refs, mode="auto")
+    np.testing.assert_array_equal(_u8(out.rgb), shot.color[3])
+    assert out.score == 1.0
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def test_region_matcher_colours_an_unmoved_frame_near_perfectly():
+    shot = render_shot(21, frames=2, size=192, style="clean")
+    ref = prepare_reference(shot.color[0], _px(shot.lines[0]))
+    out = match_colours(shot.lines[0], [ref])
+    assert region_accuracy(out, shot.color[0], shot.lines[0], shot.palette) >= 0.97
+    assert pixel_accuracy(out, shot.color[0], shot.lines[0]) >= 0.9
+
+
+def test_region_and_pixel_accuracy():
+    shot = render_shot(22, frames=1, size=128, style="clean")
+    gt, lines = shot.color[0], shot.lines[0]
+    assert region_accuracy(gt, gt, lines, shot.palette) == 1.0
+    assert pixel_accuracy(gt, gt, lines) == 1.0
+    wrong = gt.copy()
+    big = np.argmax(np.bincount(_codes(gt).ravel() % 997))  # any one fill, repainted
+    sel = (_codes(gt) % 997) == big
+    wrong[sel] = 255 - wrong[sel]
+    assert region_accuracy(wrong, gt, lines, shot.palette) < 1.0
+    assert pixel_accuracy(wrong, gt, lines) < 1.0
+
+
+# ---------------------------------------------------------------- review output
+
+
+def test_confidence_maps_and_review_lists(tmp_path):
+    assert confidence_path("out/color.1003.png").name == "color.confidence.1003.png"
+    assert confidence_path("out/color.1003.exr").name == "color.confidence.1003.png"
+    conf = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    p = write_confidence(tmp_path / "color.confidence.1003.png", conf)
+    back = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    assert back.shape == (3, 4) and back.dtype == np.uint8
+    np.testing.assert_array_equal(back, np.rint(conf * 255))
+    scores = {1001: 0.9, 1002: 0.4, 1003: 0.55, 1005: 0.2}
+    assert frames_below(scores, 0.6) == [1002, 1003, 1005]
+    assert review_line(scores, 0.6).endswith("3 of 4 frames below 0.60: 1002-1003, 1005")
