@@ -283,3 +283,33 @@ def test_confidence_maps_and_review_lists(tmp_path):
     scores = {1001: 0.9, 1002: 0.4, 1003: 0.55, 1005: 0.2}
     assert frames_below(scores, 0.6) == [1002, 1003, 1005]
     assert review_line(scores, 0.6).endswith("3 of 4 frames below 0.60: 1002-1003, 1005")
+
+
+def test_rerun_recolours_only_frames_whose_inputs_changed(tmp_path):
+    from core.compose.cache import RenderLog, frame_key, plan_rerun
+
+    line = {f: tmp_path / f"line.{f}.png" for f in range(1, 7)}
+    for f, p in line.items():
+        p.write_bytes(b"line %d" % f)
+    key1, key6 = tmp_path / "ref1.png", tmp_path / "ref6.png"
+    key1.write_bytes(b"paint 1")
+    key6.write_bytes(b"paint 6")
+    out = {f: tmp_path / f"out.{f}.png" for f in line}
+    settings = {"model": "lite", "compose": "auto", "lines": "keep"}
+
+    def keys() -> dict[int, str]:
+        return {f: frame_key([line[f], key1 if f <= 3 else key6], settings) for f in line}
+
+    log = RenderLog(tmp_path / "render.json")
+    todo, skipped = plan_rerun(line, keys(), out, log)
+    assert todo == [1, 2, 3, 4, 5, 6] and skipped == []
+    for f in todo:
+        out[f].write_bytes(b"frame")
+        log.record(f, keys()[f])
+    log.save()
+    key6.write_bytes(b"paint 6, corrected")  # the artist fixes the second key
+    todo, skipped = plan_rerun(line, keys(), out, RenderLog(tmp_path / "render.json"))
+    assert todo == [4, 5, 6] and skipped == [1, 2, 3]
+    todo, _ = plan_rerun(line, {f: frame_key([line[f], key1], {**settings, "lines": "fill"})
+                                for f in line}, out, RenderLog(tmp_path / "render.json"))
+    assert todo == [1, 2, 3, 4, 5, 6]  # other settings: everything is stale

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import make_weights
 
 from core.commands.evaluate import add_arguments, run_evaluate
 from core.data.procedural import Shot
@@ -24,6 +23,7 @@ from core.eval.evaluate import (
     reference_frames,
 )
 from core.eval.metrics import frechet_distance
+from tests.conftest import make_weights
 
 
 def _clip(frames: list[np.ndarray]) -> Shot:

@@ -52,14 +52,16 @@ DEFAULT_MODE = "auto"
 
 VOTE_MARGIN = 0.5  # top-two share difference at which the vote counts as clear
 FIT_LO, FIT_HI = 16.0, 48.0  # mean distance (8-bit RGB) to the nearest palette colour: fits..not
-NETWORK_FIT = 30.0  # auto: regions fitting worse than this that are not flat (counterpart
-NETWORK_FIT_ANY = 70.0  # in the references not flat, or colours spread) keep the network's
+NETWORK_FIT = 20.0  # auto: a region whose counterpart in the references is not flat and
+# whose network colours fit the palette worse than this and than the frame's usual fit keeps
+# the network's colours (a gradient, a texture); so does any region fitting worse than
+NETWORK_FIT_ANY = 70.0  # this and FIT_ANY_FACTOR x the usual fit (an off-model colour)
+FIT_ANY_FACTOR = 3.0
 FLAT_SHARE = 0.5  # a reference region is flat when this share is exactly one palette colour
 TWO_TONE = 0.02  # a reference region is two-tone when its second fill covers this share
 MATCH_PRIOR = 0.3  # weight of the matched reference region's fill in a region's vote
 SPLIT_SHARE = 0.03  # auto: second colour's vote share from which a region may be two-tone...
 SPLIT_KEEP = 0.02  # ...if that much of it stays the second colour after a median filter
-SPREAD = 20.0  # colour spread (RGB std) of a region's network colours: above, not one fill
 CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs here"
 CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
 FRINGE = 0.02  # line coverage below which a pixel is clean paper
@@ -188,7 +190,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     palette = merge_palettes([r.palette for r in refs])
     lut = _lut(palette)
     step = max(1, round(np.sqrt(h * w / SAMPLES)))  # statistics from ~SAMPLES pixels
-    votes, fit, weight, spread = _vote(seg, net, lut, step, net_scale)
+    votes, fit, weight = _vote(seg, net, lut, step, net_scale)
     share = votes / np.maximum(weight, 1e-9)[:, None]
 
     # Each region's counterpart in the references (position, area, shape): how sure we are
@@ -233,8 +235,11 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     static = static_col >= 0
     chosen = np.where(static, static_col, c1)
     if mode == "auto":
-        off_model = (fit > NETWORK_FIT_ANY) | ((fit > NETWORK_FIT) & (~flat_ref |
-                                                                       (spread > SPREAD)))
+        # how well this frame's network fits the palette on regions that should be flat
+        typical = flat_ref & (weight > 0) & (feats.area >= MIN_AREA)
+        usual = float(np.median(fit[typical])) if typical[1:].any() else NETWORK_FIT
+        off_model = (fit > max(NETWORK_FIT_ANY, FIT_ANY_FACTOR * usual)) | (
+            ~flat_ref & (fit > max(NETWORK_FIT, usual)))
         source[off_model & ~static] = NETWORK
         # two-tone where the counterpart is two-tone too, or where there is no sure one
         maybe_two = ref_two | (sim < 0.5)
@@ -287,16 +292,15 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
 
 
 def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
-          net_scale: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+          net_scale: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per region: weighted palette votes [n+1, P], mean distance to the nearest palette
-    colour, total weight, and the spread (RGB standard deviation) of the network's colours,
-    from every ``step``-th pixel; regions the grid misses are voted by the other offsets."""
+    colour and total weight, from every ``step``-th pixel; regions the grid misses are voted
+    by the other offsets."""
     n, p = seg.n, max(len(lut.palette), 1)
     margin = 1.0 + (net_scale or 1.0)
     votes = np.zeros((n + 1) * p)
     dsum = np.zeros(n + 1)
     weight = np.zeros(n + 1)
-    moments = np.zeros((7, n + 1))
     missing = None
     half = step // 2
     offsets = [(0, 0)] + ([(half, half)] if step > 1 else []) + [
@@ -318,22 +322,12 @@ def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
         votes += np.bincount(lab.astype(np.int64) * p + lut.index[bins], wgt, (n + 1) * p)
         dsum += np.bincount(lab, wgt * lut.dist[bins], n + 1)
         weight += np.bincount(lab, wgt, n + 1)
-        # colour moments from every other sample: a spread needs no full count
-        sub = slice(None, None, 2) if missing is None else slice(None)
-        ls, cs = lab[sub], col[sub].astype(np.float32)
-        moments[0] += np.bincount(ls, minlength=n + 1)
-        for c in range(3):
-            moments[1 + c] += np.bincount(ls, cs[:, c], n + 1)
-            moments[4 + c] += np.bincount(ls, cs[:, c] * cs[:, c], n + 1)
         missing = weight <= 0
         missing[0] = False
         if not missing.any():
             break
     fit = dsum / np.maximum(weight, 1e-9)
-    cnt = np.maximum(moments[0], 1)
-    var = moments[4:7] / cnt - (moments[1:4] / cnt) ** 2
-    spread = np.sqrt(np.maximum(var.sum(0), 0))
-    return votes.reshape(n + 1, p), fit, weight, spread
+    return votes.reshape(n + 1, p), fit, weight
 
 
 def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel, step: int,
