@@ -153,6 +153,8 @@ def test_modes_differ_as_documented():
     lines = shot.lines[1]
     assert region_accuracy(auto.rgb, gt, lines) > region_accuracy(plain.rgb, gt, lines)
     assert region_accuracy(flat.rgb, gt, lines) > region_accuracy(plain.rgb, gt, lines)
+    as_u8 = compose(shot.lines[1], net, refs, mode="auto")  # render_shot's uint8 line art
+    np.testing.assert_array_equal(as_u8.rgb, auto.rgb)
     for c in (plain, auto, flat):
         assert c.confidence.shape == gt.shape[:2] and c.confidence.dtype == np.float32
         assert 0 <= c.confidence.min() and c.confidence.max() <= 1 and 0 <= c.score <= 1

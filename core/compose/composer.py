@@ -1,34 +1,40 @@
 """Production output: the network's soft, low-resolution colours turned into frames at the
 line art's native resolution whose fills are exactly the references' palette colours.
 
-Per frame (all whole-image OpenCV/numpy operations; nothing is kept between frames):
+Per frame (whole-image OpenCV/numpy operations; nothing is kept between frames):
 
 1. **Regions** of the native line art with small gaps closed (``segment.py``).
 2. **Vote**: each region's network pixels are mapped to the nearest palette colour (a 32^3
    lookup table) and vote, weighted by their distance from the lines (the network's colours
-   bleed across edges); the votes also give how split the region is, and how far the network's
-   colours are from any palette colour at all.
-3. **Carry-over** from references of the same size: where the line art around a pixel is the
+   bleed across edges). The votes also say how split the region is and how far the
+   network's colours are from any palette colour ("fit").
+3. **Counterpart**: the reference region that best matches each region by position, area and
+   shape (``match.py``, the paint-bucket matcher): its fill joins the vote as a tie-breaker
+   (``MATCH_PRIOR`` x similarity), and whether it is flat, two-tone or a gradient steers
+   ``auto``.
+4. **Carry-over** from references of the same size: where the line art around a pixel is the
    reference's line for line (static parts, painted backgrounds, held cels), the reference's
    own pixels are right by construction. A region whose whole footprint is unchanged is
    *static* and takes the reference's fill; in ``auto`` every pixel whose neighbourhood is
-   unchanged and which lies in the reference region that corresponds to its own takes the
-   reference's native pixel (so a painted background is carried everywhere except around
-   what moved in front of it).
-4. **Fill**, by mode:
+   unchanged and which lies in the reference region that corresponds to its own region
+   (same place, intersection over union >= ``CARRY_IOU``) takes the reference's native pixel,
+   so a painted background is carried everywhere except around what moved in front of it.
+5. **Fill**, by mode:
    - ``flat``: every region one palette colour (its vote, or a static region's reference
      fill). Only palette colours and the line art's own line colours appear.
    - ``network``: the plain upscaled network output (as without composition).
-   - ``auto``: per region: static -> reference; network colours far from every palette colour
-     (a gradient, a texture, an off-model colour) -> network colours; a vote split between two
-     palette colours (a shadow or highlight without a line around it) -> each pixel the
-     nearer of the two; otherwise -> flat. Pixel carry-over on top.
-5. **Lines**: ``keep`` composites the line art over the fills with its own coverage and its
-   own colour (black, grey pencil, red/blue shadow lines, all as drawn); ``fill`` paints line
-   pixels with the fill next to them.
-6. **Confidence** per region = vote margin x palette fit x "has a counterpart in a reference"
-   (``match.py``), 1 where carried over; the map is that per pixel, the frame's summary the
-   mean over regions (an estimate of the share of regions that are right).
+   - ``auto`` (the default): static -> the reference; counterpart not flat and the network's
+     colours off the palette (a gradient, a texture) or colours far off the palette for this
+     frame (an off-model colour) -> the network's colours; a second palette colour in the
+     vote that survives a median filter as a blob, where the counterpart is two-tone too (a
+     shadow or highlight without a line around it) -> two palette colours, pixel by pixel;
+     otherwise flat. Pixel carry-over on top.
+6. **Lines**: ``keep`` composites the drawn line over the fills at its own opacity (black ink
+   and grey pencil in the colour the references painted their lines, coloured lines in their
+   own colour); ``fill`` paints line pixels with the fill next to them.
+7. **Confidence** per region = vote margin x palette fit x counterpart similarity, 1 where
+   carried over; the map is that per pixel, the frame's summary the mean over regions (an
+   estimate of the share of regions that are right).
 """
 
 from __future__ import annotations
@@ -59,7 +65,8 @@ NETWORK_FIT_ANY = 70.0  # this and FIT_ANY_FACTOR x the usual fit (an off-model 
 FIT_ANY_FACTOR = 3.0
 FLAT_SHARE = 0.5  # a reference region is flat when this share is exactly one palette colour
 TWO_TONE = 0.02  # a reference region is two-tone when its second fill covers this share
-MATCH_PRIOR = 0.3  # weight of the matched reference region's fill in a region's vote
+MATCH_PRIOR = 0.3  # weight of the matched reference region's fill in a region's vote...
+PRIOR_GAIN = 3.0  # ...times up to this when the frame's network fits the palette badly
 SPLIT_SHARE = 0.03  # auto: second colour's vote share from which a region may be two-tone...
 SPLIT_KEEP = 0.02  # ...if that much of it stays the second colour after a median filter
 CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs here"
@@ -102,6 +109,16 @@ class Composed:
     sources: dict[str, int] = field(default_factory=dict)  # regions per fill source
 
 
+def as_line_pixels(lines: np.ndarray | None) -> np.ndarray | None:
+    """Line art as ``read_image`` gives it (float HxWxC); uint8 (255 = paper) and HxW
+    arrays, as ``render_shot`` makes them, are converted."""
+    if lines is None:
+        return None
+    a = np.asarray(lines)
+    a = a.astype(np.float32) / 255 if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
+    return a[..., None] if a.ndim == 2 else a
+
+
 def _mask_of(line_pixels: np.ndarray | None, mask: np.ndarray | None) -> np.ndarray:
     if mask is not None:
         return np.asarray(mask, np.float32)
@@ -114,6 +131,7 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
                       mask: np.ndarray | None = None, gap: float | None = None) -> RefCel:
     """Prepare a painted reference (colour float [0, 1] or uint8 HxWx3) and its line art
     (``read_image(...).pixels``, or its line mask from ``line_art``)."""
+    line_pixels = as_line_pixels(line_pixels)
     mask = _mask_of(line_pixels, mask)
     u8 = np.ascontiguousarray(to_u8(np.asarray(rgb)[..., :3]))
     if u8.shape[:2] != mask.shape:
@@ -173,6 +191,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         raise InkpaintError(f"unknown compose mode {mode!r}; use one of {', '.join(MODES)}")
     if lines not in LINE_MODES:
         raise InkpaintError(f"unknown line mode {lines!r}; use one of {', '.join(LINE_MODES)}")
+    line_pixels = as_line_pixels(line_pixels)
     mask = _mask_of(line_pixels, mask)
     h, w = mask.shape
     net = np.ascontiguousarray(to_u8(np.asarray(network_rgb)[..., :3]))
@@ -206,12 +225,17 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         sim, ref_code = np.ones(n + 1), np.full(n + 1, -1, np.int64)
         ref_two = np.ones(n + 1, bool)
     flat_ref = ref_code >= 0
+    # how well this frame's network fits the palette on regions that should be flat: the
+    # worse, the more the counterpart's fill counts (up to PRIOR_GAIN x)
+    typical = flat_ref & (weight > 0) & (feats.area >= MIN_AREA)
+    usual = float(np.median(fit[typical])) if typical[1:].any() else NETWORK_FIT
     if len(palette) and MATCH_PRIOR > 0:
         pal_codes = _codes(palette[None])[0]
         pos = np.minimum(np.searchsorted(pal_codes, ref_code), len(palette) - 1)
         known = flat_ref & (pal_codes[pos] == ref_code)
         prior = np.zeros_like(share)
-        prior[np.flatnonzero(known), pos[known]] = MATCH_PRIOR * sim[known]
+        gain = float(np.clip(usual / FIT_LO, 1.0, PRIOR_GAIN))
+        prior[np.flatnonzero(known), pos[known]] = MATCH_PRIOR * gain * sim[known]
         share = (share + prior) / (1 + prior.sum(1, keepdims=True))
     order = np.argsort(-share, axis=1)[:, :3]
     rows = np.arange(n + 1)
@@ -226,18 +250,15 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     carry = None
     if mode != "network" and len(palette):
         pal_codes = _codes(palette[None])[0]
-        for r in same:
-            carry = _carry(seg, filled, mask, r, step, pal_codes, static_col,
-                           carry, pixels=mode == "auto", keep_lines=lines == "keep")
+        for k, r in enumerate(same):
+            carry = _carry(seg, filled, mask, r, step, pal_codes, static_col, carry, k + 1,
+                           pixels=mode == "auto", keep_lines=lines == "keep")
 
     # Where each region's colour comes from, and the colour.
     source = np.full(n + 1, FLAT, np.int8)
     static = static_col >= 0
     chosen = np.where(static, static_col, c1)
     if mode == "auto":
-        # how well this frame's network fits the palette on regions that should be flat
-        typical = flat_ref & (weight > 0) & (feats.area >= MIN_AREA)
-        usual = float(np.median(fit[typical])) if typical[1:].any() else NETWORK_FIT
         off_model = (fit > max(NETWORK_FIT_ANY, FIT_ANY_FACTOR * usual)) | (
             ~flat_ref & (fit > max(NETWORK_FIT, usual)))
         source[off_model & ~static] = NETWORK
@@ -276,7 +297,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         per_pixel = (source == NETWORK) | (source == SPLIT)
         _lines(rgb, seg, mask, line_pixels, lines, carry, ink, per_pixel)
 
-    cmap = conf[filled]
+    cmap = seg.per_pixel(conf)
     if carry is not None:
         cmap[carry > 0] = 1.0
     judged = (feats.area >= MIN_AREA) & (rows > 0)
@@ -295,48 +316,44 @@ def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
           net_scale: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per region: weighted palette votes [n+1, P], mean distance to the nearest palette
     colour and total weight, from every ``step``-th pixel; regions the grid misses are voted
-    by the other offsets."""
+    by all their pixels."""
     n, p = seg.n, max(len(lut.palette), 1)
     margin = 1.0 + (net_scale or 1.0)
     votes = np.zeros((n + 1) * p)
     dsum = np.zeros(n + 1)
     weight = np.zeros(n + 1)
-    missing = None
-    half = step // 2
-    offsets = [(0, 0)] + ([(half, half)] if step > 1 else []) + [
-        (y, x) for y in range(step) for x in range(step) if (y, x) not in ((0, 0), (half, half))]
-    for oy, ox in offsets:
-        lab = seg.labels[oy::step, ox::step]
-        if missing is not None:
-            sel = missing[lab]
-            if not sel.any():
-                break
-            lab = lab[sel]
-            col = net[oy::step, ox::step][sel]
-            dist = seg.dist[oy::step, ox::step][sel]
+    # the sampling grid, then, for regions too small for it to hit, all their pixels
+    for grid in (True, False):
+        if grid:
+            lab = seg.labels[::step, ::step].ravel()
+            col = net[::step, ::step].reshape(-1, 3)
+            dist = seg.dist[::step, ::step].ravel()
         else:
-            lab, col, dist = lab.ravel(), net[oy::step, ox::step].reshape(-1, 3), \
-                seg.dist[oy::step, ox::step].ravel()
+            missing = weight <= 0
+            missing[0] = False
+            if not missing.any():
+                break
+            sel = np.flatnonzero(seg.per_pixel(missing, filled=False))
+            lab = seg.labels.ravel()[sel]
+            col = net.reshape(-1, 3)[sel]
+            dist = seg.dist.ravel()[sel]
         bins = lut.bins(col)
         wgt = np.clip(dist * np.float32(1 / margin), 0.1, 1.0)
         votes += np.bincount(lab.astype(np.int64) * p + lut.index[bins], wgt, (n + 1) * p)
         dsum += np.bincount(lab, wgt * lut.dist[bins], n + 1)
         weight += np.bincount(lab, wgt, n + 1)
-        missing = weight <= 0
-        missing[0] = False
-        if not missing.any():
-            break
     fit = dsum / np.maximum(weight, 1e-9)
     return votes.reshape(n + 1, p), fit, weight
 
 
 def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel, step: int,
-           pal_codes: np.ndarray, static_col: np.ndarray, carry: np.ndarray | None, *,
-           pixels: bool, keep_lines: bool) -> np.ndarray | None:
+           pal_codes: np.ndarray, static_col: np.ndarray, carry: np.ndarray | None,
+           number: int, *, pixels: bool, keep_lines: bool) -> np.ndarray | None:
     """Static regions (whole footprint's line art unchanged) get ``ref``'s fill in
     ``static_col`` (palette index); with ``pixels``, every not yet carried pixel whose
     neighbourhood is unchanged and whose reference region corresponds to its own region
-    gets ``ref``'s number (1-based, in order) in the returned ``carry`` map."""
+    gets ``number`` (the reference's 1-based place in the list) in the returned ``carry``
+    map."""
     n = seg.n
     diff = (cv2.absdiff(mask, ref.mask) > CARRY_DIFF).view(np.uint8)
     rad = int(np.ceil(seg.line_width)) + 2
@@ -368,7 +385,7 @@ def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel,
     ft_s = filled[::step, ::step]
     nr = ref.seg.n + 1
     codes = ft_s.ravel().astype(np.int64) * nr + rf_s.ravel()
-    if (n + 1) * nr <= 1 << 22:
+    if (n + 1) * nr <= _DENSE_HIST:
         hist = np.bincount(codes, minlength=(n + 1) * nr).reshape(n + 1, nr)
         corr = np.argmax(hist, 1)
         best = hist[np.arange(n + 1), corr]
@@ -388,20 +405,19 @@ def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel,
     iou = best / np.maximum(area_t + area_r - best, 1)
     corr = np.where(iou >= CARRY_IOU, corr, -1).astype(np.int32)
     corr[0] = -1
-    mine = (ref.filled == corr[filled]) & ~near
+    mine = (ref.filled == seg.per_pixel(corr)) & ~near
     if not keep_lines:
         mine &= mask <= FRINGE
     if carry is None:
         carry = np.zeros(mask.shape, np.uint8)
-        number = 1
     else:
-        number = int(carry.max()) + 1
         mine &= carry == 0
     carry[mine] = number
     return carry
 
 
 _NET_CODE, _SPLIT_CODE = 255, 254  # code-map values of network and two-tone pixels
+_DENSE_HIST = 1 << 22  # region pairs up to which the overlap histogram is a dense bincount
 
 
 def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, lut: PaletteLUT,
@@ -430,7 +446,7 @@ def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, lut: PaletteL
     table[source == NETWORK] = _NET_CODE
     table[source == SPLIT] = _SPLIT_CODE
     table[0] = first[0] = 0
-    code = table[filled]
+    code = seg.per_pixel(table)
     if (source == SPLIT).any():
         n = len(source)
         todo = code == _SPLIT_CODE
@@ -493,9 +509,17 @@ def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
         return
     alpha, ink = _unmix(line_pixels, mask, pix)
     if painted_ink is not None:
-        neutral = (ink.max(1) < NEUTRAL) & (np.ptp(ink, 1) < NEUTRAL)
-        ink[neutral] = painted_ink
+        ink[_neutral(ink)] = painted_ink
     flat[pix] = ink * alpha + under(alpha[:, 0] < 0.999) * (1 - alpha)
+
+
+def _neutral(ink: np.ndarray) -> np.ndarray:
+    """Line colours that are black ink: dark and grey (channel by channel: numpy reduces a
+    length-3 axis slowly)."""
+    r, g, b = ink[:, 0], ink[:, 1], ink[:, 2]
+    hi = np.maximum(np.maximum(r, g), b)
+    lo = np.minimum(np.minimum(r, g), b)
+    return (hi < NEUTRAL) & (hi - lo < NEUTRAL)
 
 
 def _over_white(line_pixels: np.ndarray, mask: np.ndarray, pix: np.ndarray) -> np.ndarray:
@@ -526,7 +550,7 @@ def _unmix(line_pixels: np.ndarray | None, mask: np.ndarray, pix: np.ndarray
     if line_pixels is None:
         return mask.ravel()[pix][:, None], np.zeros((len(pix), 3), np.float32)
     col = _over_white(line_pixels, mask, pix)
-    alpha = (1 - col.min(1))[:, None]
+    alpha = (1 - np.minimum(np.minimum(col[:, 0], col[:, 1]), col[:, 2]))[:, None]
     ink = (col - (1 - alpha)) / np.maximum(alpha, 1e-3)
     return alpha, np.clip(ink, 0, 1)
 
@@ -540,7 +564,7 @@ def _painted_ink(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
     if len(pix) < 20:
         return None
     alpha, ink = _unmix(line_pixels, mask, pix)
-    ok = (alpha[:, 0] > 0.5) & (ink.max(1) < NEUTRAL) & (np.ptp(ink, 1) < NEUTRAL)
+    ok = (alpha[:, 0] > 0.5) & _neutral(ink)
     if ok.sum() < 20:
         return None
     a = alpha[ok]

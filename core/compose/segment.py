@@ -27,7 +27,7 @@ a hundred ms for a 1080p frame on one core, memory a few frame-sized arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -45,6 +45,7 @@ class Segmentation:
     dist: np.ndarray  # float32 HxW, distance of paper pixels to the nearest ink (0 on ink)
     line_width: float  # estimated line width, px
     gap_radius: float  # radius of the gap-closing ball, px
+    _small: dict = field(default_factory=dict)  # 16-bit copies of the label maps, made once
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -53,6 +54,15 @@ class Segmentation:
     def filled(self) -> np.ndarray:
         """Region labels with ink pixels given the label of the nearest region."""
         return self.filled_labels
+
+    def per_pixel(self, table: np.ndarray, filled: bool = True) -> np.ndarray:
+        """``table[filled labels]`` (or of ``labels`` with ink = 0): a per-region value
+        spread over the frame, the one whole-frame gather composition does many times."""
+        key = "filled" if filled else "labels"
+        if key not in self._small:
+            src = self.filled_labels if filled else self.labels
+            self._small[key] = src.astype(np.uint16) if self.n < 1 << 16 else src
+        return lookup(table, self._small[key])
 
     def nearest(self, pix: np.ndarray, radius: int = 4) -> np.ndarray:
         """Flat index of a nearest region (paper) pixel of each flat pixel index in ``pix``
@@ -78,6 +88,29 @@ class Segmentation:
 
     def areas(self) -> np.ndarray:
         return np.bincount(self.labels.ravel(), minlength=self.n + 1)
+
+
+_LUT16 = [True]  # cv2.LUT takes 16-bit indices (OpenCV 5); flips off where it does not
+
+
+def lookup(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``table[index]`` for a label map. Labels below 2^16 go through ``cv2.LUT`` with a
+    65536-entry table (several times faster than numpy's gather, which first converts int32
+    indices to intp); otherwise, or with an OpenCV without 16-bit LUTs, numpy."""
+    table = np.asarray(table)
+    as_bool = table.dtype == bool
+    if as_bool:
+        table = table.view(np.uint8)
+    if _LUT16[0] and len(table) <= 1 << 16 and table.ndim == 1 and index.ndim == 2:
+        full = np.zeros(1 << 16, table.dtype)
+        full[: len(table)] = table
+        try:
+            out = cv2.LUT(index if index.dtype == np.uint16 else index.astype(np.uint16), full)
+            return out.view(bool) if as_bool else out
+        except cv2.error:
+            _LUT16[0] = False
+    out = table[index.astype(np.intp)]
+    return out.view(bool) if as_bool else out
 
 
 def _offsets(radius: int) -> list[tuple[int, int]]:
@@ -121,7 +154,7 @@ def segment(mask: np.ndarray, gap: float | None = None,
     if seeds.any():
         d_seed, nearest_seed = cv2.distanceTransformWithLabels(
             1 - seeds, cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_CCOMP)
-        n_seeds = int(nearest_seed.max())
+        n_seeds = int(cv2.minMaxLoc(nearest_seed)[1])
         covered = d_seed <= radius + 0.5
         covered &= ~ink
         labels = np.where(covered, nearest_seed, 0).astype(np.int32, copy=False)
@@ -139,32 +172,31 @@ def segment(mask: np.ndarray, gap: float | None = None,
                                                    ltype=cv2.CV_32S)
         n = _attach(labels, rest_lab, n_rest, n_seeds, nearest_seed)
 
-    filled = _fill_ink(labels, ink, width, nearest_seed)
+    filled = _fill_ink(labels, ink, width, nearest_seed, n)
     return Segmentation(labels, n, filled, dist, width, radius)
 
 
 def _fill_ink(labels: np.ndarray, ink: np.ndarray, width: float,
-              nearest_seed: np.ndarray | None) -> np.ndarray:
+              nearest_seed: np.ndarray | None, n: int) -> np.ndarray:
     """Labels with every ink pixel given a neighbouring region's label (the fill under the
     line): regions grown into the ink by 3 x 3 dilations, as many as half a line width; the
     middle of thicker ink blobs (under opaque ink, where the fill does not show) takes the
     nearest seed's region, or, without seeds, the exact nearest-pixel transform."""
-    if not ink.any() or not (~ink).any():
+    if n == 0 or not ink.any():
         return labels
-    if labels.max() >= 1 << 24:  # float32 dilation is exact below 2^24
+    if n >= 1 << 16:  # dilation works on 16-bit labels
         return _fill_exact(labels, ink)
-    grown = labels.astype(np.float32)
+    grown = labels.astype(np.uint16)
     kernel = np.ones((3, 3), np.uint8)
     left = ink
     for _ in range(int(np.ceil(width / 2)) + 1):
-        bigger = cv2.dilate(grown, kernel)
-        np.copyto(grown, bigger, where=left)
+        np.copyto(grown, cv2.dilate(grown, kernel), where=left)  # unlabelled ink only
         left = grown == 0
-        if not left.any():
-            return grown.astype(np.int32)
+    out = grown.astype(np.int32)
+    if not left.any():
+        return out
     if nearest_seed is None:
         return _fill_exact(labels, ink)
-    out = grown.astype(np.int32)
     out[left] = nearest_seed[left]
     return out
 

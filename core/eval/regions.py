@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..compose.composer import RefCel, _lines
+from ..compose.composer import RefCel, _lines, as_line_pixels
 from ..compose.match import features, match_regions
 from ..compose.palette import _codes, _uncode, extract_palette, to_u8
 from ..compose.segment import segment
@@ -38,9 +38,7 @@ MIN_AREA = 12  # px
 
 
 def _line_pixels(lines: np.ndarray) -> np.ndarray:
-    a = np.asarray(lines)
-    a = a.astype(np.float32) / 255 if a.dtype == np.uint8 else a.astype(np.float32)
-    return a[..., None] if a.ndim == 2 else a
+    return as_line_pixels(lines)
 
 
 def line_mask(lines: np.ndarray) -> np.ndarray:
