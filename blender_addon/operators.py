@@ -137,11 +137,4 @@ class INKPAINT_OT_cancel(bpy.types.Operator):
 CLASSES = (INKPAINT_OT_colorize_strip, INKPAINT_OT_cancel)
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -10,24 +10,12 @@ Arrays are float32 in [-1, 1]:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from ..card import card_config, read_card
 from ..config import ModelConfig
 from ..errors import InkpaintError
-
-
-class Backend(Protocol):
-    cfg: ModelConfig
-    device: str
-
-    def colour(self, planes: np.ndarray, ref_planes: np.ndarray,
-               ref_colours: np.ndarray) -> np.ndarray: ...
-
-    def temporal(self, lines: np.ndarray, colours: np.ndarray,
-                 is_ref: np.ndarray) -> np.ndarray: ...
 
 
 def _seq(lines: np.ndarray, colours: np.ndarray, is_ref: np.ndarray) -> list[np.ndarray]:
@@ -42,7 +30,27 @@ def _g_inputs(planes: np.ndarray, ref_planes: np.ndarray, ref_colours: np.ndarra
             ref_colours[None])
 
 
-class TorchBackend:
+class Backend:
+    """The numpy interface both backends share, over each one's own ``_run``."""
+
+    cfg: ModelConfig
+    device: str
+    G: object
+    T: object | None
+
+    def _run(self, net, *arrays: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def colour(self, planes, ref_planes, ref_colours):
+        return self._run(self.G, *_g_inputs(planes, ref_planes, ref_colours))
+
+    def temporal(self, lines, colours, is_ref):
+        if self.T is None:
+            return colours
+        return self._run(self.T, *_seq(lines, colours, is_ref))[0].transpose(1, 0, 2, 3)
+
+
+class TorchBackend(Backend):
     def __init__(self, model: str, device: str = "auto", expect_preset: str | None = None):
         import torch
 
@@ -68,13 +76,6 @@ class TorchBackend:
                         for a in arrays))
         return out.float().cpu().numpy()
 
-    def colour(self, planes, ref_planes, ref_colours):
-        return self._run(self.G, *_g_inputs(planes, ref_planes, ref_colours))
-
-    def temporal(self, lines, colours, is_ref):
-        if self.T is None:
-            return colours
-        return self._run(self.T, *_seq(lines, colours, is_ref))[0].transpose(1, 0, 2, 3)
 
 
 SHA_KEY = "inkpaint_weights_sha256"
@@ -86,7 +87,7 @@ def onnx_paths(weights: Path) -> tuple[Path, Path]:
     return Path(f"{stem}.G.onnx"), Path(f"{stem}.T.onnx")
 
 
-class OnnxBackend:
+class OnnxBackend(Backend):
     def __init__(self, model: str, device: str = "auto", expect_preset: str | None = None):
         try:
             import onnxruntime as ort
@@ -114,19 +115,11 @@ class OnnxBackend:
         self.G = session(g_path)
         self.T = session(t_path) if self.cfg.ablation.temporal else None
 
-    @staticmethod
-    def _run(sess, *arrays: np.ndarray) -> np.ndarray:
+    def _run(self, sess, *arrays: np.ndarray) -> np.ndarray:
         names = [i.name for i in sess.get_inputs()]
         feed = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in zip(names, arrays)}
         return sess.run(None, feed)[0]
 
-    def colour(self, planes, ref_planes, ref_colours):
-        return self._run(self.G, *_g_inputs(planes, ref_planes, ref_colours))
-
-    def temporal(self, lines, colours, is_ref):
-        if self.T is None:
-            return colours
-        return self._run(self.T, *_seq(lines, colours, is_ref))[0].transpose(1, 0, 2, 3)
 
 
 def _exported_from(sess) -> str | None:
