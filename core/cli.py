@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--refs-per-frame", type=int, default=2, dest="k",
                    help="references used per frame (K)")
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal network")
+    p.add_argument("--compose", choices=["auto", "flat", "network"], default="auto",
+                   help="auto: palette fills where a region is flat, network colours where "
+                        "it is not; flat: palette fills only; network: the plain network output")
+    p.add_argument("--lines", choices=["keep", "fill"], default="keep",
+                   help="keep the drawn lines (coloured lines keep their colour) or fill them")
     p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8,
                    help="PNG/TIFF bit depth")
     p.add_argument("--overwrite", action="store_true",

@@ -41,8 +41,9 @@ def test_frames_in_order_at_native_size_with_refs_passed_through(torch_colorizer
 def test_onnx_runtime_matches_pytorch(lite_weights, shot):
     lineart, refs = _inputs(shot)
     frames = range(shot["first"], shot["first"] + 9)
-    a = list(Colorizer(str(lite_weights), backend="torch", size=64).colorize(lineart, refs, frames))
-    b = list(Colorizer(str(lite_weights), backend="onnx", size=64).colorize(lineart, refs, frames))
+    kw = {"size": 64, "compose": "network"}  # the backends, not the composition, are compared
+    a = list(Colorizer(str(lite_weights), backend="torch", **kw).colorize(lineart, refs, frames))
+    b = list(Colorizer(str(lite_weights), backend="onnx", **kw).colorize(lineart, refs, frames))
     diff = max(float(np.abs(x.rgb - y.rgb).max()) for x, y in zip(a, b))
     assert diff <= 1e-3
 
@@ -94,3 +95,14 @@ def test_held_cels_take_the_reference_colour_exactly(torch_colorizer, shot):
     out = {c.frame: c for c in torch_colorizer.colorize(held, refs, [1002, 1003])}
     assert np.array_equal(out[1002].rgb, read_color(refs[0].color)[0])
     assert not np.array_equal(out[1003].rgb, read_color(refs[0].color)[0])
+
+
+def test_flat_composition_paints_only_reference_palette_and_line_colours(lite_weights, shot):
+    lineart, refs = _inputs(shot)
+    col = Colorizer(str(lite_weights), backend="torch", size=64, compose="flat", lines="fill")
+    out = [c for c in col.colorize(lineart, refs, range(1002, 1006))]
+    keys = np.concatenate([np.round(read_color(r.color)[0] * 255).reshape(-1, 3) for r in refs])
+    allowed = {tuple(c) for c in np.unique(keys, axis=0)}
+    for c in out:
+        used = {tuple(p) for p in np.unique(np.round(c.rgb * 255).reshape(-1, 3), axis=0)}
+        assert used <= allowed, f"frame {c.frame} has colours no reference has"

@@ -107,7 +107,8 @@ def _run(args: argparse.Namespace, mode: str) -> int:
             print("openjd_progress: 100.0", flush=True)
         return 0
     colorizer = Colorizer(model=args.model, backend=args.backend, device=args.device,
-                          size=args.size, k=args.k, temporal=not args.no_temporal)
+                          size=args.size, k=args.k, temporal=not args.no_temporal,
+                          compose=args.compose, lines=args.lines)
     progress = Progress(len(todo), "colorize", mode=mode)
     try:
         for cf in colorizer.colorize({f: seq.path(f) for f in seq.frames}, refs, todo):

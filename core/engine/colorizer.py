@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compose import DEFAULT_MODE, LINE_MODES, MODES, RefCel, compose, prepare_reference
 from ..errors import InkpaintError
 from ..frames import format_frames
 from ..imageio import read_color, read_image
@@ -40,7 +41,8 @@ class Colorizer:
 
     def __init__(self, model: str = "lite", backend: str = "torch", device: str = "auto",
                  size: int | None = None, k: int = 2, temporal: bool = True,
-                 expect_preset: str | None = None) -> None:
+                 expect_preset: str | None = None, compose: str = DEFAULT_MODE,
+                 lines: str = "keep") -> None:
         self.backend: Backend = make_backend(backend, model, device, expect_preset)
         self.cfg = self.backend.cfg
         self.size = size or self.cfg.size
@@ -51,6 +53,10 @@ class Colorizer:
                                 f"use 1 to {self.cfg.max_refs}")
         self.k = k
         self.temporal = temporal and self.cfg.ablation.temporal
+        if compose not in MODES or lines not in LINE_MODES:
+            raise InkpaintError(f"--compose must be one of {', '.join(MODES)} and --lines one "
+                                f"of {', '.join(LINE_MODES)}")
+        self.compose, self.lines = compose, lines
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -126,13 +132,33 @@ class _Run:
         self.fit: Fit = fit(blank, owner.size, multiple=8, pad_value=1.0)[1]
         self.prepared = lru_cache(maxsize=16)(self._prepare_ref)
         self.ref_digests: dict[Reference, str] = {}
+        self.cels = lru_cache(maxsize=8)(self._cel)
 
-    def planes(self, path: Path) -> tuple[np.ndarray, str]:
-        """[2, H, W] network planes of a line-art file, letterboxed like the shot, and a
-        digest of its pixels (to recognise held cels)."""
+    def planes(self, path: Path) -> _Lineart:
+        """A line-art file read once: its network planes, letterboxed like the shot, a digest
+        of its pixels (to recognise held cels), and the native pixels and line mask that
+        composition needs."""
         pixels = read_image(path).pixels
-        line, _ = line_art(pixels)
-        return line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max), _digest(pixels)
+        line, mask = line_art(pixels)
+        return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
+                        _digest(pixels), pixels, mask)
+
+    def _cel(self, ref: Reference) -> RefCel:
+        rgb, _ = read_color(ref.color)
+        return prepare_reference(rgb, read_image(ref.lineart or self.lineart[ref.frame]).pixels)
+
+    def finish(self, frame: int, net: np.ndarray, art: _Lineart,
+               refs: Sequence[Reference]) -> np.ndarray:
+        """The network's colours at native size, composed with the references' fills and
+        the frame's own lines (``core.compose``), nearest reference first."""
+        o = self.owner
+        rgb = unfit(from_net(net).transpose(1, 2, 0), self.fit)
+        if o.compose == "network" and o.lines == "keep":
+            return rgb
+        chosen = sorted(select_refs(frame, refs, o.k),
+                        key=lambda r: (r.frame is None, abs((r.frame or frame) - frame)))
+        return compose(art.pixels, rgb, [self.cels(r) for r in chosen], mode=o.compose,
+                       lines=o.lines, mask=art.mask, net_scale=max(self.shape) / o.size).rgb
 
     def held_cel(self, frame: int, digest: str, refs: Sequence[Reference]) -> Reference | None:
         """The nearest reference whose line art is pixel-identical to this frame's: a held
@@ -154,7 +180,7 @@ class _Run:
 
     def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
         rgb, _ = read_color(ref.color)
-        lines = self.planes(ref.lineart or self.lineart[ref.frame])[0]
+        lines = self.planes(ref.lineart or self.lineart[ref.frame]).planes
         return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
 
     def reference_rgb(self, ref: Reference) -> np.ndarray:
@@ -167,7 +193,7 @@ class _Run:
         """Colour one window's targets: G per reference set, then T over the window."""
         o = self.owner
         read = {f: self.planes(self.lineart[f]) for f in w.targets}
-        planes = {f: p for f, (p, _) in read.items()}
+        planes = {f: art.planes for f, art in read.items()}
         colours: dict[int, np.ndarray] = {}
         groups: dict[tuple[Reference, ...], list[int]] = {}
         for f in w.targets:
@@ -188,10 +214,18 @@ class _Run:
             colours = {f: c for f, c in zip(order, refined) if f not in ends}
         out = []
         for f in w.targets:
-            held = self.held_cel(f, read[f][1], refs)
+            held = self.held_cel(f, read[f].digest, refs)
             out.append((f, self.reference_rgb(held) if held is not None
-                        else unfit(from_net(colours[f]).transpose(1, 2, 0), self.fit)))
+                        else self.finish(f, colours[f], read[f], refs)))
         return out
+
+
+@dataclass
+class _Lineart:
+    planes: np.ndarray  # [2, H, W] network planes at the working canvas
+    digest: str
+    pixels: np.ndarray  # as read, native size
+    mask: np.ndarray  # native line coverage
 
 
 def _digest(pixels: np.ndarray) -> str:
