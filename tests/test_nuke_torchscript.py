@@ -2,8 +2,8 @@
 loads with torch.jit.load and matches the engine, and the InkpaintColorizeCattery gizmo's
 FrameHold/Copy packing feeds it the right channels (run by the fake Inference node).
 
-What is compared: the engine (``Colorizer(temporal=False, k=2)``, the Cattery path has no
-temporal network) on the shot's PNG files against the scripted module on the same files'
+What is compared: the engine (``Colorizer(temporal=False, k=2, compose="network")``: the
+Cattery path has no temporal network and no native-resolution composition) on the shot's PNG files against the scripted module on the same files'
 pixels packed into 9 channels. Working sizes at or below the frame size (the Nuke case:
 plates are larger than the networks' 256 px) are compared end to end; the building blocks
 (OpenCV's resizes, the distance transform, line_art) are compared one by one, enlarging
@@ -77,7 +77,7 @@ def test_matches_the_engine(lite_weights, loaded, tmp_path, crop, work):
     refs = [Reference(tmp_path / "color.1001.png", 1001),
             Reference(tmp_path / "color.1005.png", 1005)]
     engine = Colorizer(str(lite_weights), backend="torch", device="cpu", size=work, k=2,
-                       temporal=False)
+                       temporal=False, compose="network")
     frames = [1002, 1003, 1004]
     expected = {c.frame: c.rgb for c in engine.colorize(line, refs, frames)}
     pixels = {f: read_image(line[f]).pixels for f in line}
@@ -147,7 +147,7 @@ def test_the_cattery_gizmo_feeds_the_model_what_the_engine_reads(
     got = linear_to_srgb(np.stack([out[c] for c in ("rgba.red", "rgba.green", "rgba.blue")],
                                   axis=2))
     engine = Colorizer(str(lite_weights), backend="torch", device="cpu", size=64, k=2,
-                       temporal=False)
+                       temporal=False, compose="network")
     lineart = {f: tmp_path / f"line.{f:04d}.png" for f in range(1001, 1006)}
     refs = [Reference(tmp_path / f"color.{f}.png", f) for f in (1001, 1005)]
     want = next(iter(engine.colorize(lineart, refs, [1003]))).rgb
