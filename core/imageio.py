@@ -126,7 +126,7 @@ def write_image(
         rgb = srgb_to_linear(rgb)
     px = rgb if alpha is None else np.dstack([rgb, np.asarray(alpha, dtype=np.float32)])
     data = _encode_exr(px) if ext == ".exr" else _encode_cv2(px, ext, bit_depth, path)
-    _atomic_write(path, data)
+    atomic_write(path, data)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -239,7 +239,7 @@ def _cv2_encode(ext: str, px: np.ndarray, flags: list[int]) -> bytes:
     return buf.tobytes()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """A reader (or a crash) never sees half a frame: write a hidden temp file next to the
     target, then rename it over the target in one step. The temp file is opened with plain
     ``open`` (not mkstemp) so the result gets the user's usual permissions."""

@@ -3,11 +3,11 @@ loads with torch.jit.load and matches the engine, and the InkpaintColorizeCatter
 FrameHold/Copy packing feeds it the right channels (run by the fake Inference node).
 
 What is compared: the engine (``Colorizer(temporal=False, k=2, compose="network")``: the
-Cattery path has no temporal network and no native-resolution composition) on the shot's PNG files against the scripted module on the same files'
-pixels packed into 9 channels. Working sizes at or below the frame size (the Nuke case:
-plates are larger than the networks' 256 px) are compared end to end; the building blocks
-(OpenCV's resizes, the distance transform, line_art) are compared one by one, enlarging
-included.
+Cattery path has no temporal network and no native-resolution composition) on the shot's PNG
+files against the scripted module on the same files' pixels packed into 9 channels. Working
+sizes at or below the frame size (the Nuke case: plates are larger than the networks' 256 px)
+are compared end to end; the building blocks (OpenCV's resizes, the distance transform,
+line_art) are compared one by one, enlarging included.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..errors import InkpaintError
-from ..imageio import _atomic_write
+from ..imageio import atomic_write
 
 _CHUNK = 1 << 20
 
@@ -78,7 +78,7 @@ class RenderLog:
 
     def save(self) -> None:
         data = json.dumps({str(f): k for f, k in sorted(self.keys.items())}, indent=0)
-        _atomic_write(self.path, data.encode())
+        atomic_write(self.path, data.encode())
 
 
 def plan_rerun(frames: Iterable[int], keys: Mapping[int, str], outputs: Mapping[int, Path],

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InkpaintError
 from ..frames import format_frames
-from ..imageio import _atomic_write
+from ..imageio import atomic_write
 from .composer import FLAGGED, Composed
 
 _NUMBERED = re.compile(r"^(?P<stem>.*?)(?P<sep>[._-]?)(?P<num>\d+)$")
@@ -48,7 +48,7 @@ def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
     ok, buf = cv2.imencode(".png", u8)
     if not ok:
         raise InkpaintError(f"cannot encode the confidence map for {path}")
-    _atomic_write(path, buf.tobytes())
+    atomic_write(path, buf.tobytes())
     return path
 
 
@@ -82,7 +82,7 @@ def write_scores(path: str | Path, scores: Mapping[int, float]) -> Path:
     small record a review tool or a later ``--review-below`` reads back."""
     path = Path(path)
     data = json.dumps({str(f): round(float(s), 4) for f, s in sorted(scores.items())}, indent=0)
-    _atomic_write(path, data.encode())
+    atomic_write(path, data.encode())
     return path
 
 

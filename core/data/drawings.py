@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from ..errors import InkpaintError
-from ..imageio import _atomic_write
+from ..imageio import atomic_write
 from .procedural import (
     _SHIFT,
     BACKGROUNDS,
@@ -390,7 +390,7 @@ def build_index(root: str | os.PathLike = CLIPART_ROOT, out: str | os.PathLike |
                         "width": round(stats["width"], 5), "aspect": round(stats["aspect"], 3)})
     out = Path(out) if out is not None else default_index()
     doc = {"version": INDEX_VERSION, "root": str(root), "drawings": entries}
-    _atomic_write(out, json.dumps(doc, indent=1).encode("utf-8"))
+    atomic_write(out, json.dumps(doc, indent=1).encode("utf-8"))
     _load.cache_clear()
     return out
 
@@ -466,7 +466,7 @@ def _renders(path: str, res: int, cache: Path | None) -> tuple[np.ndarray, np.nd
         ok, buf = cv2.imencode(".png", img)
         if ok:
             try:
-                _atomic_write(f, buf.tobytes())
+                atomic_write(f, buf.tobytes())
             except InkpaintError:
                 pass  # a read-only cache only costs speed
     return color, lines

@@ -57,7 +57,7 @@ import numpy as np
 
 from ..errors import InkpaintError
 from ..frames import IMAGE_EXTS, FrameSequence
-from ..imageio import _atomic_write, read_color
+from ..imageio import atomic_write, read_color
 from ..preprocess import distance_field
 from .procedural import Shot
 
@@ -229,10 +229,10 @@ def _write_shot(folder: Path, frames: list[np.ndarray], distance_max: float) -> 
     for i, rgb in enumerate(frames):
         line = extract_lines(rgb)
         dist = _distance(line, distance_max)
-        _atomic_write(folder / f"color.{i:04d}.png", _png(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)))
-        _atomic_write(folder / f"lines.{i:04d}.png",
+        atomic_write(folder / f"color.{i:04d}.png", _png(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)))
+        atomic_write(folder / f"lines.{i:04d}.png",
                       _png(np.clip(line * 255 + 0.5, 0, 255).astype(np.uint8)))
-        _atomic_write(folder / f"dist.{i:04d}.png",
+        atomic_write(folder / f"dist.{i:04d}.png",
                       _png(np.clip(dist * 65535 + 0.5, 0, 65535).astype(np.uint16)))
 
 
@@ -323,7 +323,7 @@ def build_dataset(sources: Sequence[str | os.PathLike], out: str | os.PathLike,
         "sources": summary,
         "shots": shots,
     }
-    _atomic_write(out / INDEX, json.dumps(index, indent=1).encode("utf-8"))
+    atomic_write(out / INDEX, json.dumps(index, indent=1).encode("utf-8"))
     return index
 
 

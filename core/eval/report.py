@@ -136,7 +136,7 @@ def _clean(x):
     return x
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -161,6 +161,6 @@ def write_report(report: dict, out: str | os.PathLike) -> tuple[Path, Path]:
         md.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InkpaintError(f"cannot create {md.parent}: {exc.strerror or exc}") from exc
-    _atomic_write(js, json.dumps(_clean(report), indent=1, allow_nan=False) + "\n")
-    _atomic_write(md, markdown(_clean(report), md.stem))
+    atomic_write(js, json.dumps(_clean(report), indent=1, allow_nan=False) + "\n")
+    atomic_write(md, markdown(_clean(report), md.stem))
     return md, js

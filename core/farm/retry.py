@@ -1,7 +1,7 @@
 """What a retried farm task finds on disk, and how it is tidied.
 
 Frames are written to a hidden temp file beside the target and renamed over it
-(``imageio._atomic_write``), so a frame that exists is complete and a killed task never leaves
+(``imageio.atomic_write``), so a frame that exists is complete and a killed task never leaves
 half a frame under a frame's name. What a ``kill -9`` can leave is the hidden temp file
 itself, ``.<name>.<8 hex>.tmp<ext>``: no sequence reader picks it up (it is hidden and does not
 match the pattern), and the next attempt at the same frames removes the ones old enough that
@@ -20,7 +20,7 @@ ORPHAN_AGE_S = 60.0  # a live temp file exists for milliseconds; this one's writ
 
 
 def temp_name_pattern(target: Path) -> re.Pattern[str]:
-    """Names of the temp files ``_atomic_write`` makes for ``target``."""
+    """Names of the temp files ``atomic_write`` makes for ``target``."""
     stem, ext = re.escape(target.stem), re.escape(target.suffix)
     return re.compile(rf"^\.{stem}\.[0-9a-f]{{8}}\.tmp{ext}$")
 
