@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__
 from .commands.dataset import add_dataset_parser
 from .commands.evaluate import add_arguments as add_evaluate_arguments
+from .commands.finetune import add_finetune_parser
 from .errors import InkpaintError
 from .progress import MODES as PROGRESS_MODES
 
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "copy-nearest-reference baseline (Markdown + JSON)")
     add_evaluate_arguments(p)
 
+    add_finetune_parser(sub)
+
     p = sub.add_parser("train", help="train the networks (stage 1: G and D, 2: temporal)")
     p.add_argument("--preset", default="lite")
     p.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
@@ -138,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.bench import run_bench
 
             return run_bench(args)
+        if args.command == "finetune":
+            from .commands.finetune import run_finetune
+
+            return run_finetune(args)
         if args.command == "train":
             from .train.trainer import Trainer, TrainOptions
 

@@ -135,7 +135,8 @@ def small_run(tmp_path_factory) -> dict:
     full = make_weights(root / "full")
     other = make_weights(root / "other", seed=1)
     argv = ["--model", str(full), "--sets", "procedural", "--clips", "2", "--protocol", "8",
-            "--size", "48", "--no-fid", "--device", "cpu", "--ablation", f"no_sim={other}"]
+            "--size", "48", "--no-fid", "--device", "cpu", "--ablation", f"no_sim={other}",
+            "--compose-table"]
     for name in ("a", "b"):
         assert run_evaluate(_args(*argv, "--out", str(root / "reports" / name))) == 0
     return {"root": root, "model": str(full), "other": str(other)}
@@ -147,7 +148,8 @@ def test_report_files_hold_the_tables_and_numbers(small_run):
     md = (reports / "a.md").read_text(encoding="utf-8")
     doc = json.loads((reports / "a.json").read_text(encoding="utf-8"))
     assert not [p for p in reports.iterdir() if p.name.startswith(".")]  # no temp files left
-    assert "| Method | MSE↓ | PSNR↑ | SSIM↑ | FID↓ | moving-PSNR↑ |" in md
+    assert ("| Method | MSE↓ | PSNR↑ | SSIM↑ | FID↓ | moving-PSNR↑ | region acc↑ | pixel acc↑ |"
+            in md)
     assert f"| Inkpaint ({small_run['model']}) |" in md
     assert "| Copy nearest reference |" in md
     assert "2 clips, 12 in-between frames scored" in md
@@ -161,8 +163,18 @@ def test_report_files_hold_the_tables_and_numbers(small_run):
         assert m["clips"] == 2 and m["frames"] == 12
         assert 0 <= m["mse"] <= 1 and 0 < m["psnr"] <= PSNR_CAP and -1 <= m["ssim"] <= 1
         assert m["fid"] is None  # --no-fid
+        assert 0 <= m["region_acc"] <= 1 and 0 <= m["pixel_acc"] <= 1
     assert f"{proto['copy_nearest']['psnr']:.2f}" in md
     assert f"{proto['inkpaint']['mse']:.4f}" in md
+    compose = {r["method"]: r["metrics"]
+               for r in doc["sets"]["procedural"]["compose_table"]["rows"]}
+    assert list(compose) == ["compose flat", "compose network", "compose auto (default)",
+                             "region matcher (no network)", "copy nearest reference"]
+    assert compose["compose auto (default)"] == proto["inkpaint"]  # one run, one job
+    assert compose["copy nearest reference"] == proto["copy_nearest"]
+    assert len({c["psnr"] for c in compose.values()}) == 5  # five different outputs
+    assert compose["region matcher (no network)"]["frames"] == 12
+    assert "Composition modes and baselines" in md
     rows = {r["setting"]: r["metrics"] for r in doc["sets"]["procedural"]["ablation"]["rows"]}
     assert rows["Full"] == proto["inkpaint"]  # the same run, not a second one
     assert rows["No Sim"] != rows["Full"] and rows["No Temporal"] != rows["Full"]

@@ -8,12 +8,12 @@ from core.data import footage
 from core.data.footage import (
     FootageShots,
     build_dataset,
-    extract_lines,
     frame_feature,
     frame_problem,
     shot_boundaries,
     too_still,
 )
+from core.data.lines import extract_lines
 from core.data.procedural import render_shot
 from core.errors import InkpaintError
 
@@ -103,6 +103,21 @@ def test_extract_lines_flat_regions_blank_boundaries_inked():
     width = ink[60:100].sum(1)
     assert width.min() >= 1 and width.max() <= 3
     assert ink[20:40, 8:32].any()  # the patch outline is found
+
+
+def test_extract_lines_finds_outline_free_colour_boundaries():
+    """Art drawn without outlines: two fills of equal luminance still get a boundary line
+    (the colour channels), and no ink elsewhere."""
+    img = np.zeros((96, 96, 3), np.uint8)
+    img[:] = (200, 90, 90)  # red, luma 0.299*200 + 0.587*90 + 0.114*90 = 123.1
+    img[:, 48:] = (60, 165, 64)  # green, luma 122.1: the same brightness
+    luma = img.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    assert abs(luma[0, 0] - luma[0, 95]) < 2
+    ink = extract_lines(img) < 0.5
+    assert ink[:, 44:52].any(1).all()  # every row has the boundary
+    flat = np.ones_like(ink)
+    flat[:, 42:54] = False
+    assert not ink[flat].any()
 
 
 def test_extract_lines_finds_drawn_lines():

@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also K = 1..5 references over clips of 24 (Table 5)")
     p.add_argument("--ablation", nargs="?", const="", default=None, metavar="NAME=PATH,...",
                    help="ablation table (Table 1): Full, No Temporal and these weights")
+    p.add_argument("--compose-table", action="store_true",
+                   help="also compose network/flat/auto, the region matcher and copy side by "
+                   "side on clips of 8 (issue 8)")
     p.add_argument("--size", type=int, default=256, help="frame size (the paper: 256)")
     p.add_argument("--no-fid", action="store_true", help="skip FID (Inception features)")
     p.add_argument("--out", required=True, help="reports/NAME: writes NAME.md and NAME.json")
@@ -54,6 +57,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=args.device,
         fid=not args.no_fid,
+        compose_table=args.compose_table,
     )
     report_paths(args.out)  # a bad --out fails now, not after the run
     report = evaluate(opts, log=lambda line: print(line, flush=True))

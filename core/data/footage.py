@@ -29,14 +29,8 @@ saturation is below ``FADED_SAT`` (0.08: grey flashbacks, fades to white, title 
 which leaves too little colour to learn from. Dropped frames split a shot; the pieces are
 kept when they still have ``MIN_FRAMES`` (8) frames.
 
-Line art: the paper used SketchKeras, a network whose weights are not available offline, so
-this module uses a classical extractor tuned for cel animation, the XDoG family's
-difference of Gaussians on luminance (Winnemoeller et al. 2012) in its edge form: ink where
-``G_sigma - tau * G_1.6sigma < -eps``, soft-thresholded with ``tanh``. A flat fill of any
-brightness gives a non-negative difference, hence no line; drawn lines and region boundaries
-give 1-3 px lines (on the dark side of the edge). sigma = 0.8 px at 256 px, tau = 0.98,
-eps = 0.005 and phi = 200 were picked on procedural shots with known line art, with and
-without JPEG artefacts (F-score of ink pixels 0.98, 1 px tolerance).
+Line art: ``core.data.lines.extract_lines`` (a classical extractor standing in for the paper's
+SketchKeras, whose weights cannot be had offline).
 
 Frames are scaled so the short side is ``size`` and centre-cropped to a square: training
 uses square clips, and cropping keeps the aspect (no squashing) and adds no letterbox bars,
@@ -59,6 +53,7 @@ from ..errors import InkpaintError
 from ..frames import IMAGE_EXTS, FrameSequence
 from ..imageio import atomic_write, read_color
 from ..preprocess import distance_field
+from .lines import LUMA, extract_lines
 from .procedural import Shot
 
 CUT_MSE = 200.0  # neighbouring frames further apart than this are in different shots
@@ -71,7 +66,6 @@ DISTANCE_MAX = 0.0625  # distance fields clipped at this fraction of the size (t
 VIDEO_EXTS = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg",
                         ".wmv", ".flv", ".ts", ".m2ts", ".ogv"})
 INDEX = "index.json"
-_LUMA = np.float32([0.299, 0.587, 0.114])
 
 
 # ---------------------------------------------------------------- shots
@@ -110,7 +104,7 @@ def too_still(feats: Sequence[np.ndarray], still_mse: float = STILL_MSE) -> bool
 def frame_problem(rgb: np.ndarray) -> str | None:
     """'dark', 'faded' or None for a usable frame (thresholds in the module docstring)."""
     x = _as_uint8(rgb).astype(np.float32) / 255
-    if float((x @ _LUMA).mean()) < DARK_LUMA:
+    if float((x @ LUMA).mean()) < DARK_LUMA:
         return "dark"
     hi, lo = x.max(2), x.min(2)
     sat = np.where(hi > 0, (hi - lo) / np.maximum(hi, 1e-6), 0)
@@ -118,20 +112,6 @@ def frame_problem(rgb: np.ndarray) -> str | None:
 
 
 # ---------------------------------------------------------------- lines
-
-
-def extract_lines(rgb: np.ndarray, sigma: float | None = None, tau: float = 0.98,
-                  eps: float = 0.005, phi: float = 200.0) -> np.ndarray:
-    """Line image (float32 HxW, 1 = paper, 0 = ink) of a colour frame (uint8, or float in
-    [0, 1], HxWx3 RGB), by a difference of Gaussians on luminance (module docstring).
-    ``sigma`` defaults to 0.8 px per 256 px of the short side."""
-    rgb = np.asarray(rgb)
-    x = rgb.astype(np.float32) / 255 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
-    g = x[..., :3] @ _LUMA
-    if sigma is None:
-        sigma = max(0.8 * min(g.shape) / 256, 0.5)
-    d = cv2.GaussianBlur(g, (0, 0), sigma) - tau * cv2.GaussianBlur(g, (0, 0), 1.6 * sigma)
-    return (1 + np.tanh(phi * np.minimum(d + eps, 0))).astype(np.float32)
 
 
 def _distance(line: np.ndarray, distance_max: float) -> np.ndarray:
@@ -360,15 +340,17 @@ class FootageShots:
         """Shot i's folder name, ``<source>_<nnnn>``."""
         return self.shots[i]["name"]
 
-    def shot(self, i: int) -> Shot:
-        """Shot i: colour uint8 [T, H, W, 3], lines uint8 [T, H, W] (255 = paper), and the
-        exact colours covering 1 % or more of its first frame as the palette."""
+    def shot(self, i: int, start: int = 0, count: int | None = None) -> Shot:
+        """Shot i (or ``count`` of its frames from ``start``): colour uint8 [T, H, W, 3],
+        lines uint8 [T, H, W] (255 = paper), and the exact colours covering 1 % or more of
+        its first frame as the palette."""
         folder, n = self.root / self.name(i), int(self.shots[i]["frames"])
+        frames = range(start, n if count is None else min(n, start + count))
         color = np.stack([cv2.cvtColor(self._read(folder / f"color.{t:04d}.png",
                                                   cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-                          for t in range(n)])
+                          for t in frames])
         lines = np.stack([self._read(folder / f"lines.{t:04d}.png", cv2.IMREAD_GRAYSCALE)
-                          for t in range(n)])
+                          for t in frames])
         return Shot(color, lines, _dominant(color[0]))
 
     def dist(self, i: int) -> np.ndarray:

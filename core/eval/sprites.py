@@ -3,10 +3,10 @@ PNGs inside the ``arcade`` wheel on PyPI.
 
 Six characters, each with an 8-frame walk cycle, drawn by hand in a flat cel style: the closest
 thing to real in-betweens that can be had offline and with a clear licence. The colour frames are
-the artist's; the line art is extracted from them by ``core.data.footage.extract_lines`` (an XDoG
-extractor, where the paper used SketchKeras, whose weights cannot be had here), so this set also
-measures how the model copes with extracted rather than drawn lines. It is an evaluation set
-only: nothing in training may read it.
+the artist's; the line art is extracted from them by ``core.data.lines.extract_lines`` (an
+XDoG extractor, where the paper used SketchKeras, whose weights cannot be had here), so this
+set also measures how the model copes with extracted rather than drawn lines. It is an
+evaluation set only: nothing in training may read it.
 
 The wheel is installed with ``pip install --no-deps arcade`` (its dependencies, pyglet and
 friends, are not needed: only the PNG files are read, and arcade is never imported).
@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data.lines import extract_lines
 from ..data.procedural import Shot
 from ..errors import InkpaintError
 from ..preprocess import fit
@@ -95,11 +96,6 @@ def sprite_clips(size: int = 256) -> list[Shot]:
     (the sprites are 96 x 128), with XDoG line art extracted from the letterboxed colour."""
     if size < 32:
         raise InkpaintError(f"sprite clips need size >= 32, got {size}")
-    try:
-        from ..data.footage import extract_lines
-    except ImportError as exc:
-        raise InkpaintError(f"the sprite set needs the line extractor core.data.footage "
-                            f"({exc})") from exc
     shots = []
     for files in sprite_files():
         colors, lines = [], []
@@ -111,11 +107,7 @@ def sprite_clips(size: int = 256) -> list[Shot]:
                 rgb = np.pad(rgb, ((top, size - h - top), (left, size - w - left), (0, 0)),
                              constant_values=1.0)
             c8 = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
-            line = np.asarray(extract_lines(c8.astype(np.float32) / 255.0))
-            if line.dtype == np.uint8:
-                line = line.astype(np.float32) / 255.0
-            if line.ndim == 3:
-                line = line.min(axis=2)
+            line = extract_lines(c8)
             colors.append(c8)
             lines.append(np.clip(line * 255 + 0.5, 0, 255).astype(np.uint8))
         color = np.stack(colors)

@@ -1,5 +1,6 @@
 """Training clips: procedural shots and animated clip-art drawings turned into network
-tensors, streamed without end.
+tensors, streamed without end; and, for few-shot fine-tuning, windows of the shots of a
+footage data set (``inkpaint dataset build``).
 
 Procedural seeds below EVAL_SEED_BASE train; seeds from it up are the held-out evaluation
 shots. Drawings have their own fixed held-out tenth (``split="eval"``), never trained on.
@@ -8,12 +9,15 @@ shots. Drawings have their own fixed held-out tenth (``split="eval"``), never tr
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..data.drawings import render_drawing_shot
+from ..data.footage import FootageShots
 from ..data.procedural import Shot, render_shot
 from ..inputs import line_planes, to_net
 from ..preprocess import line_art
@@ -63,3 +67,34 @@ def clip_loader(frames: int, size: int, distance_max: float, batch: int, seed: i
                 drawings: float = 0.0, workers: int = 1) -> DataLoader:
     return DataLoader(TrainingClips(frames, size, distance_max, seed, drawings),
                       batch_size=batch, num_workers=workers, persistent_workers=workers > 0)
+
+
+def footage_window(data: FootageShots, shot: int, start: int, frames: int, size: int,
+                   distance_max: float) -> dict[str, torch.Tensor]:
+    """``frames`` frames of a footage shot from ``start``, at the training size, as tensors."""
+    sh = data.shot(shot, start, frames)
+    color, lines = sh.color, sh.lines
+    if color.shape[1] != size:
+        color = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA)
+                          for c in color])
+        lines = np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA)
+                          for m in lines])
+    return shot_to_tensors(Shot(color, lines, sh.palette), distance_max)
+
+
+class FootageClips(IterableDataset):
+    """Endless random ``frames``-frame windows of the given shots of a footage data set."""
+
+    def __init__(self, root: str | os.PathLike, shots: Sequence[int], frames: int, size: int,
+                 distance_max: float, seed: int) -> None:
+        self.root, self.shots, self.frames = root, list(shots), frames
+        self.size, self.distance_max, self.seed = size, distance_max, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info else 0, os.getpid()])
+        data = FootageShots(self.root)
+        while True:
+            i = self.shots[int(rng.integers(len(self.shots)))]
+            start = int(rng.integers(int(data.shots[i]["frames"]) - self.frames + 1))
+            yield footage_window(data, i, start, self.frames, self.size, self.distance_max)

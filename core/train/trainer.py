@@ -2,12 +2,17 @@
 network (stage 2: T and its discriminator, G frozen), as in sec. 3.5 and 4.1: Adam with
 G 1e-4, D 1e-5, betas (0.5, 0.999), 8-frame clips whose first and last frames are the
 references. Resumable from the run folder; logs JSON lines; exports baked weights.
+
+Few-shot fine-tuning (sec. 4.4-4.5) is stage 1 started from trained weights on the shots of a
+footage data set: ``sequences`` of its shots train (the paper: 32), the rest are held out for
+validation, as the paper tests on the remaining sequences of the new animation.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,12 +21,14 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig, load_preset
+from ..data.footage import FootageShots
+from ..errors import InkpaintError
 from ..eval.metrics import psnr
 from ..nets import Discriminator, TemporalDiscriminator, spectral_norm_marked
 from ..weights import Generators, build_generators, load_weights, save_weights
 from .backbone import VGGFeatures
 from .checkpoint import load_checkpoint, save_checkpoint
-from .clips import EVAL_SEED_BASE, clip_loader, shot_tensors
+from .clips import EVAL_SEED_BASE, FootageClips, clip_loader, footage_window, shot_tensors
 from .losses import LossWeights, gan_d_loss, generator_objective
 
 
@@ -45,6 +52,8 @@ class TrainOptions:
     threads: int = 2
     seed: int = 0
     drawings: float = 0.5  # share of clips that animate clip-art drawings
+    data: Path | None = None  # a footage data set: train on its shots instead (fine-tuning)
+    sequences: int = 32  # fine-tuning: shots of ``data`` that train; the rest validate
     weights: LossWeights = field(default_factory=LossWeights)
 
 
@@ -72,16 +81,17 @@ class Trainer:
             load_weights(opts.init, expect_preset=self.cfg.name) if opts.init
             else build_generators(self.cfg)
         )
-        spectral_norm_marked(self.gens.G)
-        if self.gens.T is not None:
-            spectral_norm_marked(self.gens.T)
+        # Spectral norm wraps only the network being trained. The frozen one keeps the weights
+        # it was loaded with: re-wrapping baked weights divides them by a fresh estimate of
+        # their largest singular value, which is not exactly 1 (the power iteration of
+        # training is never fully converged), and would change G under stage 2 by a few %.
         if opts.stage == 1:
-            self.net = self.gens.G
+            self.net = spectral_norm_marked(self.gens.G)
             self.disc: nn.Module = Discriminator(self.cfg.discriminator.channels)
         else:
             if self.gens.T is None:
                 raise ValueError("stage 2 needs a preset with the temporal network on")
-            self.net = self.gens.T
+            self.net = spectral_norm_marked(self.gens.T)
             self.disc = TemporalDiscriminator(self.cfg.temporal.disc_channels)
             self.gens.G.eval().requires_grad_(False)
         spectral_norm_marked(self.disc)
@@ -91,15 +101,43 @@ class Trainer:
         self.step = 0
         self.best = -1.0
         self.ckpt = opts.run_dir / f"stage{opts.stage}.ckpt.safetensors"
+        self.train_shots, self.val_shots = self._footage_split() if opts.data else ([], [])
+        self._val: list[dict[str, torch.Tensor]] | None = None
         if self.ckpt.exists():
             meta = load_checkpoint(self.ckpt, self._nets(), self._optims())
             self.step, self.best = meta["step"], meta.get("best", -1.0)
 
+    def _footage_split(self) -> tuple[list[int], list[int]]:
+        """A fixed, seeded choice of ``sequences`` training shots; the rest validate."""
+        o = self.opts
+        data = FootageShots(o.data)
+        usable = [i for i in range(len(data)) if int(data.shots[i]["frames"]) >= o.clip_frames]
+        if len(usable) <= o.sequences:
+            raise InkpaintError(
+                f"{o.data} has {len(usable)} shots of {o.clip_frames} frames or more: "
+                f"fine-tuning on {o.sequences} needs at least one more to validate on "
+                "(add footage to the data set, or lower --sequences)")
+        order = [usable[i] for i in np.random.default_rng(o.seed).permutation(len(usable))]
+        return sorted(order[:o.sequences]), sorted(order[o.sequences:][:o.val_clips])
+
+    def val_clips(self) -> list[dict[str, torch.Tensor]]:
+        """The fixed held-out clips (batch of one each): procedural shots, or the first frames
+        of the held-out footage shots when fine-tuning."""
+        if self._val is None:
+            size, frames, dm = self.cfg.train_size, self.opts.clip_frames, self.cfg.distance_max
+            if self.opts.data:
+                data = FootageShots(self.opts.data)
+                clips = [footage_window(data, i, 0, frames, size, dm) for i in self.val_shots]
+            else:
+                clips = [shot_tensors(EVAL_SEED_BASE + i, frames, size, dm)
+                         for i in range(self.opts.val_clips)]
+            self._val = [{k: v[None] for k, v in c.items()} for c in clips]
+        return self._val
+
     def _nets(self) -> dict[str, nn.Module]:
-        nets = {"G": self.gens.G, "D": self.disc}
-        if self.gens.T is not None:
-            nets["T"] = self.gens.T
-        return nets
+        """What a checkpoint holds: the trained network and its discriminator (the frozen
+        network comes from ``--init`` or a fresh build, as when the run started)."""
+        return {"G" if self.opts.stage == 1 else "T": self.net, "D": self.disc}
 
     def _optims(self) -> dict[str, torch.optim.Optimizer]:
         return {"net": self.opt_g, "disc": self.opt_d}
@@ -166,12 +204,10 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         """PSNR of the model and of copy-nearest-reference on fixed held-out shots."""
-        size, frames = self.cfg.train_size, self.opts.clip_frames
+        frames = self.opts.clip_frames
         model, copy = [], []
         self.net.eval()
-        for i in range(self.opts.val_clips):
-            clip = {k: v[None] for k, v in
-                    shot_tensors(EVAL_SEED_BASE + i, frames, size, self.cfg.distance_max).items()}
+        for clip in self.val_clips():
             refs = [0, frames - 1]
             pred = self._colour_all(clip, refs)
             if self.opts.stage == 2:
@@ -201,11 +237,18 @@ class Trainer:
                         {"step": self.step, "best": self.best,
                          "options": json.loads(json.dumps(asdict(o), default=str))})
 
-    def run(self, progress=print) -> None:
+    def run(self, progress: Callable[[str], None] = print,
+            on_step: Callable[[int], None] | None = None) -> None:
+        """Train to ``opts.steps``: ``progress`` gets the log lines, ``on_step`` each step."""
         o = self.opts
         o.run_dir.mkdir(parents=True, exist_ok=True)
-        loader = clip_loader(o.clip_frames, self.cfg.train_size, self.cfg.distance_max,
-                             o.batch, seed=o.seed + self.step, drawings=o.drawings)
+        if o.data:
+            loader = torch.utils.data.DataLoader(
+                FootageClips(o.data, self.train_shots, o.clip_frames, self.cfg.train_size,
+                             self.cfg.distance_max, o.seed + self.step), batch_size=o.batch)
+        else:
+            loader = clip_loader(o.clip_frames, self.cfg.train_size, self.cfg.distance_max,
+                                 o.batch, seed=o.seed + self.step, drawings=o.drawings)
         step_fn = self.step_colour if o.stage == 1 else self.step_temporal
         log_path = o.run_dir / f"stage{o.stage}.log.jsonl"
         self.net.train()
@@ -215,6 +258,8 @@ class Trainer:
                 break
             acc.append(step_fn(clip))
             self.step += 1
+            if on_step:
+                on_step(self.step)
             val = self.validate() if self.step % o.val_every == 0 else None
             if self.step % o.log_every == 0 or val:
                 rec = {"step": self.step, "s_per_step": (time.time() - t0) / len(acc),
