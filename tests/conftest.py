@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from core.config import load_preset
 from core.data.procedural import render_shot
-from core.imageio import write_image
 from core.nets import spectral_norm_marked
 from core.weights import build_generators, save_weights
 
@@ -43,12 +41,7 @@ def write_shot(folder: Path, frames: int = 24, size: int = 64, first: int = 1001
     """Line art ``folder/line.####.png`` and colour ``folder/color.####.png`` of a procedural
     shot; returns the paths and the colour frames."""
     shot = render_shot(seed, frames=frames, size=size)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(frames):
-        f = first + i
-        write_image(folder / f"line.{f:04d}.png", np.repeat(shot.lines[i, ..., None], 3, -1)
-                    .astype(np.float32) / 255.0)
-        write_image(folder / f"color.{f:04d}.png", shot.color[i].astype(np.float32) / 255.0)
+    shot.write(folder, first)
     return {"lineart": str(folder / "line.####.png"), "first": first,
             "last": first + frames - 1, "color": shot.color}
 

@@ -150,8 +150,8 @@ def test_shot_lines_lie_on_colour_edges(index, monkeypatch):
     (black strokes in these drawings) and the colour frame has no outline without ink."""
     light = (lambda rng, kind, size: np.full((size, size, 3), 200, np.uint8),
              lambda rng, n: np.full((n, 3), 220))
-    monkeypatch.setattr(drawings, "_background", light[0])  # nothing dark but the outlines
-    monkeypatch.setattr(drawings, "_palette", light[1])  # (occluder fills)
+    monkeypatch.setattr(drawings, "backdrop_image", light[0])  # nothing dark but the outlines
+    monkeypatch.setattr(drawings, "random_palette", light[1])  # (occluder fills)
     for seed in range(4):
         shot = render_drawing_shot(seed, frames=3, size=96, index=index)
         for color, lines in zip(shot.color, shot.lines):

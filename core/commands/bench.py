@@ -14,8 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..config import load_preset
 
 
@@ -36,7 +34,6 @@ def _one(preset: str, backend: str, size: int, frames: int) -> dict:
     from ..data.procedural import render_shot
     from ..engine.colorizer import Colorizer
     from ..engine.plan import Reference
-    from ..imageio import write_image
     from ..nets import spectral_norm_marked
     from ..weights import build_generators, save_weights
 
@@ -47,12 +44,8 @@ def _one(preset: str, backend: str, size: int, frames: int) -> dict:
         weights = root / f"{preset}.safetensors"
         save_weights(weights, gens)
         shot = render_shot(1_000_000_001, frames=frames, size=size)
-        for i in range(frames):
-            write_image(root / f"l.{i:04d}.png", np.repeat(shot.lines[i, ..., None], 3, -1) / 255.0)
-        write_image(root / "ref0.png", shot.color[0] / 255.0)
-        write_image(root / "ref1.png", shot.color[-1] / 255.0)
-        lineart = {i: root / f"l.{i:04d}.png" for i in range(frames)}
-        refs = [Reference(root / "ref0.png", 0), Reference(root / "ref1.png", frames - 1)]
+        lineart, color = shot.write(root, colours=(0, frames - 1))
+        refs = [Reference(color[0], 0), Reference(color[frames - 1], frames - 1)]
         col = Colorizer(str(weights), backend=backend, size=size)
         t = time.perf_counter()
         n = sum(not c.is_reference for c in col.colorize(lineart, refs))

@@ -42,17 +42,17 @@ import numpy as np
 from ..errors import InkpaintError
 from ..imageio import atomic_write
 from .procedural import (
-    _SHIFT,
     BACKGROUNDS,
+    FIXED_SHIFT,
     Shot,
-    _affine,
-    _background,
-    _blob,
-    _fixed,
-    _palette,
-    _stroke,
-    _timeline,
-    _unit,
+    affine,
+    backdrop_image,
+    blob,
+    limb_outline,
+    random_palette,
+    timeline,
+    to_fixed,
+    unit_vector,
 )
 
 CLIPART_ROOT = Path("/usr/share/openclipart/svg")
@@ -514,7 +514,7 @@ class _Motion:
         mag = 0.05 + 0.3 * rng.random() ** 1.5  # how much happens over the shot
         self.mag = mag
         self.start = res / 2 + res * rng.uniform(-0.12, 0.12, 2)
-        self.move = _unit(rng.uniform(0, 2 * np.pi)) * res * mag * rng.uniform(0.2, 0.8)
+        self.move = unit_vector(rng.uniform(0, 2 * np.pi)) * res * mag * rng.uniform(0.2, 0.8)
         self.arc = res * mag * rng.uniform(-0.3, 0.3)
         self.rot = (rng.uniform(-0.3, 0.3), mag * rng.uniform(-1.2, 1.2))
         self.scale = (1.0, mag * rng.uniform(-0.8, 0.8))
@@ -526,7 +526,7 @@ class _Motion:
         self.warp = np.stack([
             canvas * mag * rng.uniform(0, 0.06, k) * (rng.random() < 0.7),
             rng.uniform(-1.5, 1.5, k), rng.uniform(-1.5, 1.5, k), rng.uniform(0.2, 1.0, k),
-            rng.uniform(0, 1, k), *_unit(rng.uniform(0, 2 * np.pi, k)),
+            rng.uniform(0, 1, k), *unit_vector(rng.uniform(0, 2 * np.pi, k)),
         ], 1)
         # the warp's steepest slope, summed over its waves, bounds how much it can stretch
         # or squeeze (lines up to 1.3x wider or thinner)
@@ -552,18 +552,18 @@ class _Motion:
                                          amp, rng.uniform(0.3, 1.2), rng.uniform(0, 1)]))
         self.jump = np.zeros(3 + len(self.joints))
         if rng.random() < 0.5:
-            self.jump[:2] = _unit(rng.uniform(0, 2 * np.pi)) * res * rng.uniform(0.04, 0.15)
+            self.jump[:2] = unit_vector(rng.uniform(0, 2 * np.pi)) * res * rng.uniform(0.04, 0.15)
             self.jump[2] = rng.uniform(-0.4, 0.4)
             self.jump[3:] = rng.uniform(-0.35, 0.35, len(self.joints))
         cam = rng.random() < 0.5
-        self.camera = (_unit(rng.uniform(0, 2 * np.pi)) * res * mag * 0.4 * cam,
+        self.camera = (unit_vector(rng.uniform(0, 2 * np.pi)) * res * mag * 0.4 * cam,
                        mag * rng.uniform(-0.5, 0.8) * cam, mag * rng.uniform(-0.2, 0.2) * cam)
 
     def camera_at(self, u: float) -> np.ndarray:
         e = u * u * (3 - 2 * u)
         pan, zoom, roll = self.camera
         c = self.res / 2
-        return _affine(*(c + pan * e), roll * e, 1 + zoom * e) @ _affine(-c, -c)
+        return affine(*(c + pan * e), roll * e, 1 + zoom * e) @ affine(-c, -c)
 
     def _forward(self, u: float, jumped: bool) -> np.ndarray:
         """Canvas -> frame affine (3x3) at shot time u."""
@@ -573,11 +573,11 @@ class _Motion:
         pos = self.start + self.move * e + side * self.arc * np.sin(np.pi * u) + jump[:2]
         axis, amount, cycles, phase = self.squash
         sq = 1 + amount * np.sin(2 * np.pi * (cycles * u + phase))
-        squash = _affine(0, 0, axis) @ np.diag([sq, 1 / sq, 1.0]) @ _affine(0, 0, -axis)
-        body = _affine(*pos, self.rot[0] + self.rot[1] * e + jump[2],
+        squash = affine(0, 0, axis) @ np.diag([sq, 1 / sq, 1.0]) @ affine(0, 0, -axis)
+        body = affine(*pos, self.rot[0] + self.rot[1] * e + jump[2],
                        self.scale[0] * (1 + self.scale[1] * e))
         flip = np.diag([self.flip, 1.0, 1.0])
-        return self.camera_at(u) @ body @ squash @ flip @ _affine(*-self.centre)
+        return self.camera_at(u) @ body @ squash @ flip @ affine(*-self.centre)
 
     def maps(self, u: float, jumped: bool, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """cv2.remap maps: the canvas point each frame pixel shows, computed on every
@@ -616,25 +616,25 @@ class _Occluder:
     def __init__(self, rng: np.random.Generator, res: int, width: float):
         r = res * rng.uniform(0.12, 0.22)
         if rng.random() < 0.4:
-            self.poly = (_stroke(6.0, 0.5, 0.5, 0.0) - (3.0, 0.0)) * r
+            self.poly = (limb_outline(6.0, 0.5, 0.5, 0.0) - (3.0, 0.0)) * r
         else:
-            self.poly = _blob(rng, 1.6 * r)
+            self.poly = blob(rng, 1.6 * r)
         side = rng.choice([-1, 1])
         self.start = np.array([res / 2 - side * res * rng.uniform(0.4, 0.8),
                                res * rng.uniform(0.2, 0.8)])
         self.move = np.array([side * res * rng.uniform(0.6, 1.4), res * rng.uniform(-0.2, 0.2)])
         self.rot = (rng.uniform(0, np.pi), rng.uniform(-0.3, 0.3))
-        self.fill = _palette(rng, 1)[0].astype(np.float32)
+        self.fill = random_palette(rng, 1)[0].astype(np.float32)
         self.width = width
 
     def draw(self, color: np.ndarray, cov: np.ndarray, cam: np.ndarray, u: float) -> None:
-        m = cam @ _affine(*(self.start + self.move * u), self.rot[0] + self.rot[1] * u)
-        pts = _fixed(self.poly @ m[:2, :2].T + m[:2, 2])
+        m = cam @ affine(*(self.start + self.move * u), self.rot[0] + self.rot[1] * u)
+        pts = to_fixed(self.poly @ m[:2, :2].T + m[:2, 2])
         inside = np.zeros(cov.shape, np.uint8)
-        cv2.fillPoly(inside, [pts], 255, cv2.LINE_AA, _SHIFT)
+        cv2.fillPoly(inside, [pts], 255, cv2.LINE_AA, FIXED_SHIFT)
         ring = np.zeros_like(inside)
         thick = max(int(round(self.width)), 1)
-        cv2.polylines(ring, [pts], True, 255, thick, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(ring, [pts], True, 255, thick, cv2.LINE_AA, FIXED_SHIFT)
         a, o = inside.astype(np.float32) / 255, ring.astype(np.float32) / 255
         color += (self.fill - color) * a[..., None]
         color *= 1 - o[..., None]
@@ -675,10 +675,10 @@ def render_drawing_shot(seed: int, frames: int = 8, size: int = 128, split: str 
 
     kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
     margin = int(size * 1.5)
-    backdrop = _background(rng, kind, margin)
-    world = _affine(-0.25 * res, -0.25 * res, 0.0, res / (margin - 1) * 1.5)
+    backdrop = backdrop_image(rng, kind, margin)
+    world = affine(-0.25 * res, -0.25 * res, 0.0, res / (margin - 1) * 1.5)
     occluder = _Occluder(rng, res, line * ss) if rng.random() < 0.25 else None
-    keys, u, jump = _timeline(rng, frames)
+    keys, u, jump = timeline(rng, frames)
 
     def draw(k: int) -> tuple[np.ndarray, np.ndarray]:
         cam = motion.camera_at(u[k])

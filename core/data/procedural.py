@@ -13,18 +13,21 @@ gives anti-aliased lines while interior fill pixels stay exact palette colours.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import InkpaintError
+from ..imageio import write_image
 from .lines import extract_lines
 
 STYLES = ("clean", "pencil", "gp", "extracted")
 BACKGROUNDS = ("flat", "gradient", "painted", "texture", "paper")
-_SHIFT = 4  # fixed-point bits for sub-pixel cv2 drawing
-_ONE = 1 << _SHIFT
+FIXED_SHIFT = 4  # fixed-point bits for sub-pixel cv2 drawing
+_ONE = 1 << FIXED_SHIFT
 
 
 @dataclass
@@ -32,6 +35,21 @@ class Shot:
     color: np.ndarray  # uint8 [T, H, W, 3] RGB, painted frames (fills + drawn lines)
     lines: np.ndarray  # uint8 [T, H, W], 255 = paper, 0 = ink
     palette: np.ndarray  # uint8 [P, 3], every flat fill colour of the shot
+
+    def write(self, folder: Path, first: int = 0, colours: Iterable[int] | None = None
+              ) -> tuple[dict[int, Path], dict[int, Path]]:
+        """The shot as users hand it over: ``line.####.png`` for every frame and
+        ``color.####.png`` for the frame indices in ``colours`` (default: all), numbered from
+        ``first``. Returns (frame number -> line-art path, frame number -> colour path)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        lines, color = {}, {}
+        for i in range(len(self.lines)):
+            lines[first + i] = folder / f"line.{first + i:04d}.png"
+            write_image(lines[first + i], np.repeat(self.lines[i, ..., None], 3, -1) / 255.0)
+        for i in range(len(self.color)) if colours is None else colours:
+            color[first + i] = folder / f"color.{first + i:04d}.png"
+            write_image(color[first + i], self.color[i] / 255.0)
+        return lines, color
 
 
 @dataclass
@@ -62,7 +80,7 @@ class _Actor:
 # ---------------------------------------------------------------- geometry
 
 
-def _affine(tx: float, ty: float, angle: float = 0.0, scale: float = 1.0) -> np.ndarray:
+def affine(tx: float, ty: float, angle: float = 0.0, scale: float = 1.0) -> np.ndarray:
     c, s = np.cos(angle) * scale, np.sin(angle) * scale
     return np.array([[c, -s, tx], [s, c, ty], [0.0, 0.0, 1.0]])
 
@@ -71,7 +89,7 @@ def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ m[:2, :2].T + m[:2, 2]
 
 
-def _fixed(pts: np.ndarray) -> np.ndarray:
+def to_fixed(pts: np.ndarray) -> np.ndarray:
     return np.rint(pts * _ONE).astype(np.int32)
 
 
@@ -80,7 +98,7 @@ def _ellipse(rx: float, ry: float, cx: float = 0.0, cy: float = 0.0, n: int = 28
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
 
 
-def _blob(rng: np.random.Generator, r: float, cx: float = 0.0) -> np.ndarray:
+def blob(rng: np.random.Generator, r: float, cx: float = 0.0) -> np.ndarray:
     """Smooth closed curve with a few random low-frequency bulges."""
     t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
     rad = np.ones_like(t)
@@ -101,7 +119,7 @@ def _shape(rng: np.random.Generator, r: float, cx: float = 0.0) -> np.ndarray:
     kind = rng.integers(3)
     if kind == 0:
         return _ellipse(r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3), cx)
-    return _blob(rng, r, cx) if kind == 1 else _polygon(rng, r, cx)
+    return blob(rng, r, cx) if kind == 1 else _polygon(rng, r, cx)
 
 
 def _curve(length: float, bend: float, n: int = 12) -> np.ndarray:
@@ -110,7 +128,7 @@ def _curve(length: float, bend: float, n: int = 12) -> np.ndarray:
     return np.stack([t * length, 2 * t * (1 - t) * bend], 1)
 
 
-def _stroke(length: float, w0: float, w1: float, bend: float) -> np.ndarray:
+def limb_outline(length: float, w0: float, w1: float, bend: float) -> np.ndarray:
     """Outline of a tapered, bent limb with round caps (joint at the origin)."""
     c = _curve(length, bend)
     tan = np.gradient(c, axis=0)
@@ -190,20 +208,20 @@ def _character(rng: np.random.Generator, n_colors: int) -> list[_Part]:
     add(_shape(rng, 1.0), -1, (0, 0), 0.0, swing=False)
     if rng.random() < 0.85:
         rh = rng.uniform(0.45, 0.85)
-        head = _blob(rng, rh, 0.8 * rh) if rng.random() < 0.6 else _ellipse(rh, rh * 0.9, 0.8 * rh)
+        head = blob(rng, rh, 0.8 * rh) if rng.random() < 0.6 else _ellipse(rh, rh * 0.9, 0.8 * rh)
         up = -np.pi / 2 + rng.uniform(-0.4, 0.4)
-        add(head, 0, 0.8 * _unit(up), up, details=_face(rh, 0.8 * rh, rng))
+        add(head, 0, 0.8 * unit_vector(up), up, details=_face(rh, 0.8 * rh, rng))
     for _ in range(int(rng.integers(2, 5))):
         if len(parts) >= target:
             break
         ang = rng.uniform(-0.2, 1.2) * np.pi
-        parent, joint, length = 0, 0.75 * _unit(ang), rng.uniform(0.6, 1.4)
+        parent, joint, length = 0, 0.75 * unit_vector(ang), rng.uniform(0.6, 1.4)
         w = rng.uniform(0.12, 0.3)
         for seg in range(int(rng.integers(1, 3))):
             if len(parts) >= target:
                 break
             w1 = w * rng.uniform(0.6, 1.0)
-            poly = _stroke(length, w, w1, rng.uniform(-0.3, 0.3) * length)
+            poly = limb_outline(length, w, w1, rng.uniform(-0.3, 0.3) * length)
             parent = add(poly, parent, joint, ang if seg == 0 else rng.uniform(-0.9, 0.9),
                          front=rng.random() < 0.5)
             joint, ang, w, length = (length, 0.0), 0.0, w1, length * rng.uniform(0.7, 1.1)
@@ -218,7 +236,7 @@ def _character(rng: np.random.Generator, n_colors: int) -> list[_Part]:
         else:  # ear, horn, tail, hair tuft on the outline
             joint, ang = anchor(parent)
             r = size * rng.uniform(0.15, 0.35)
-            poly = _polygon(rng, r, r) if rng.random() < 0.5 else _stroke(
+            poly = _polygon(rng, r, r) if rng.random() < 0.5 else limb_outline(
                 r * 2.5, r * 0.5, r * 0.2, rng.uniform(-1, 1) * r)
             add(poly, parent, joint, ang, front=rng.random() < 0.4)
     for p in parts:
@@ -227,7 +245,7 @@ def _character(rng: np.random.Generator, n_colors: int) -> list[_Part]:
     return parts
 
 
-def _unit(a: float) -> np.ndarray:
+def unit_vector(a: float) -> np.ndarray:
     return np.array([np.cos(a), np.sin(a)])
 
 
@@ -235,7 +253,7 @@ def _actor(rng: np.random.Generator, parts: list[_Part], res: int, unit: float, 
            start: np.ndarray, move: np.ndarray) -> _Actor:
     jump = np.zeros(3 + len(parts))
     if rng.random() < 0.5:
-        jump[:2] = _unit(rng.uniform(0, 2 * np.pi)) * res * rng.uniform(0.05, 0.25)
+        jump[:2] = unit_vector(rng.uniform(0, 2 * np.pi)) * res * rng.uniform(0.05, 0.25)
         jump[2] = rng.uniform(-0.6, 0.6)
         jump[3:] = rng.uniform(-0.9, 0.9, len(parts))
     return _Actor(parts, _draw_order(parts), start, move, res * mag * rng.uniform(-0.3, 0.3),
@@ -246,7 +264,7 @@ def _actor(rng: np.random.Generator, parts: list[_Part], res: int, unit: float, 
 def _occluder(rng: np.random.Generator, n_colors: int, res: int) -> _Actor:
     """A foreground object (pole, bush, passer-by) crossing the frame during the shot."""
     r = 1.0
-    poly = _stroke(6.0, r * 0.5, r * 0.5, 0.0) - (3.0, 0.0) if rng.random() < 0.4 else _blob(
+    poly = limb_outline(6.0, r * 0.5, r * 0.5, 0.0) - (3.0, 0.0) if rng.random() < 0.4 else blob(
         rng, r * 1.6)
     part = _Part(poly, -1, np.zeros(2), rng.uniform(0, np.pi), int(rng.integers(n_colors)))
     side = rng.choice([-1, 1])
@@ -262,13 +280,13 @@ def _pose(a: _Actor, u: float, gain: float, jumped: bool) -> list[np.ndarray]:
     side = np.array([-a.move[1], a.move[0]]) / (np.linalg.norm(a.move) + 1e-9)
     pos = a.start + a.move * e + side * a.arc * np.sin(np.pi * u)
     jump = a.jump * jumped
-    root = _affine(*(pos + jump[:2]), a.rot[0] + a.rot[1] * e + jump[2],
+    root = affine(*(pos + jump[:2]), a.rot[0] + a.rot[1] * e + jump[2],
                    a.scale[0] * (1 + a.scale[1] * e))
     mats: list[np.ndarray] = []
     for j, p in enumerate(a.parts):
         amp, cycles, phase = p.swing
         ang = p.angle + gain * amp * np.sin(2 * np.pi * (cycles * u + phase)) + jump[3 + j]
-        local = _affine(*p.joint, ang)
+        local = affine(*p.joint, ang)
         mats.append((root if p.parent < 0 else mats[p.parent]) @ local)
     return mats
 
@@ -276,7 +294,7 @@ def _pose(a: _Actor, u: float, gain: float, jumped: bool) -> list[np.ndarray]:
 # ---------------------------------------------------------------- colours and backgrounds
 
 
-def _palette(rng: np.random.Generator, n: int) -> np.ndarray:
+def random_palette(rng: np.random.Generator, n: int) -> np.ndarray:
     cols: list[np.ndarray] = []
     while len(cols) < n:
         hsv = np.uint8([[[rng.integers(180), rng.integers(20, 230), rng.integers(70, 256)]]])
@@ -292,11 +310,11 @@ def _noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
-def _background(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
+def backdrop_image(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
     """A painted backdrop (RGB uint8, size x size) in muted colours, without lines."""
     if kind == "paper":  # characters on blank paper, as Grease Pencil renders and sprites come
         return np.full((size, size, 3), int(rng.integers(240, 256)), np.uint8)
-    base = _palette(rng, 5) * 0.6 + 255 * 0.4 * rng.random()
+    base = random_palette(rng, 5) * 0.6 + 255 * 0.4 * rng.random()
     if kind == "flat":
         return np.broadcast_to(base[0].astype(np.uint8), (size, size, 3)).copy()
     t = np.linspace(0, 1, size)[:, None, None]
@@ -359,13 +377,13 @@ def _plan(rng: np.random.Generator, size: int, style: str) -> _Plan:
     res = size * ss
     mag = 0.3 * rng.random() ** 1.5  # fraction of the frame moved over the shot
     n_colors = int(rng.integers(4, 17))
-    base = _palette(rng, n_colors)
+    base = random_palette(rng, n_colors)
     n_actors = int(rng.choice([1, 1, 2, 2, 3]))
     actors = []
     for _ in range(n_actors):
         unit = res * rng.uniform(0.08, 0.16) * (1.3 if n_actors == 1 else 1.0)
         start = res * rng.uniform(0.25, 0.75, 2)
-        move = _unit(rng.uniform(0, 2 * np.pi)) * res * mag * rng.uniform(0.3, 1.0)
+        move = unit_vector(rng.uniform(0, 2 * np.pi)) * res * mag * rng.uniform(0.3, 1.0)
         actors.append(_actor(rng, _character(rng, n_colors), res, unit, mag, start, move))
     if rng.random() < 0.25:
         actors.append(_occluder(rng, n_colors, res))
@@ -388,19 +406,19 @@ def _plan(rng: np.random.Generator, size: int, style: str) -> _Plan:
     lut = np.rint(lut).astype(np.uint8)
     bg_kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
     margin = int(size * 1.5)
-    backdrop = _background(rng, bg_kind, margin)
+    backdrop = backdrop_image(rng, bg_kind, margin)
     lut[0] = backdrop[0, 0]
     fills = [lut[1: 1 + 3 * g]] + ([lut[:1]] if bg_kind in ("flat", "paper") else [])
     palette = np.unique(np.concatenate(fills), axis=0)
 
     cam_move = rng.random() < 0.5
-    camera = (_unit(rng.uniform(0, 2 * np.pi)) * res * mag * 0.5 * cam_move,
+    camera = (unit_vector(rng.uniform(0, 2 * np.pi)) * res * mag * 0.5 * cam_move,
               mag * rng.uniform(-0.5, 1.0) * cam_move, mag * rng.uniform(-0.3, 0.3) * cam_move)
     k = 3
     warp = np.stack([
         res * mag * rng.uniform(0, 0.06, k) * (rng.random() < 0.6),
         rng.uniform(-2, 2, k), rng.uniform(-2, 2, k), rng.uniform(0.2, 1.0, k),
-        rng.uniform(0, 1, k), *_unit(rng.uniform(0, 2 * np.pi, k)),
+        rng.uniform(0, 1, k), *unit_vector(rng.uniform(0, 2 * np.pi, k)),
     ], 1)
     shaded = rng.random() < 0.7
     shade = (rng.uniform(0.3, 1.0) * shaded, rng.uniform(0.12, 0.3),
@@ -420,14 +438,14 @@ def _plan(rng: np.random.Generator, size: int, style: str) -> _Plan:
     return _Plan(
         size, ss, style, actors, 2.5 * mag, lut, owner, kind, np.rint(tone_lut).astype(np.uint8),
         palette,
-        backdrop, camera, warp, _unit(rng.uniform(0, 2 * np.pi)), shade,
+        backdrop, camera, warp, unit_vector(rng.uniform(0, 2 * np.pi)), shade,
         int(rng.integers(2**31)), ink, width, width * rng.uniform(0.5, 0.9),
         float(rng.choice([0.35, 0.5, 1.0])) if shaded else 0.0, bool(rng.random() < 0.6),
         gaps, pressure, darkness, jitter * ss, paper,
         np.array([rng.uniform(0.4, 0.9), rng.uniform(0.97, 0.995), rng.uniform(100, 300)]))
 
 
-def _timeline(rng: np.random.Generator, frames: int) -> tuple[list[int], np.ndarray, int]:
+def timeline(rng: np.random.Generator, frames: int) -> tuple[list[int], np.ndarray, int]:
     """Which drawing each frame shows (holds repeat one), and the first frame after a jump."""
     u = np.linspace(0, 1, frames) if frames > 1 else np.zeros(1)
     mode = rng.random()
@@ -466,7 +484,7 @@ def _paint_part(labels: np.ndarray, detail: np.ndarray, outline: np.ndarray,
         return
     origin = np.array([x0, y0])
     m = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(m, [_fixed(outline - origin)], 1, cv2.LINE_8, _SHIFT)
+    cv2.fillPoly(m, [to_fixed(outline - origin)], 1, cv2.LINE_8, FIXED_SHIFT)
     inside = m.astype(bool)
     region = labels[y0:y1, x0:x1]
     region[inside] = base
@@ -476,12 +494,13 @@ def _paint_part(labels: np.ndarray, detail: np.ndarray, outline: np.ndarray,
     if highlight is not None:
         h = np.zeros_like(m)
         centre, radius = highlight
-        cv2.circle(h, tuple(_fixed(centre - origin)), int(radius * _ONE), 1, -1, cv2.LINE_8, _SHIFT)
+        cv2.circle(h, tuple(to_fixed(centre - origin)), int(radius * _ONE), 1, -1, cv2.LINE_8,
+                   FIXED_SHIFT)
         region[inside & h.astype(bool) & (region == base)] = base + 2
     if lines:
         d = np.zeros_like(m)
         for pts, closed in lines:
-            cv2.polylines(d, [_fixed(pts - origin)], closed, 1, 1, cv2.LINE_8, _SHIFT)
+            cv2.polylines(d, [to_fixed(pts - origin)], closed, 1, 1, cv2.LINE_8, FIXED_SHIFT)
         detail[y0:y1, x0:x1][inside & d.astype(bool)] = base
 
 
@@ -489,7 +508,7 @@ def _camera(plan: _Plan, u: float) -> np.ndarray:
     e = u * u * (3 - 2 * u)
     pan, zoom, roll = plan.camera
     c = plan.size * plan.ss / 2
-    return _affine(*(c + pan * e), roll * e, 1 + zoom * e) @ _affine(-c, -c)
+    return affine(*(c + pan * e), roll * e, 1 + zoom * e) @ affine(-c, -c)
 
 
 def _warp(plan: _Plan, pts: np.ndarray, u: float) -> np.ndarray:
@@ -598,7 +617,7 @@ def _render(plan: _Plan, u: float, jumped: bool, rng: np.random.Generator
         a_ink *= 0.6 + 0.4 * rng.random(a_ink.shape, np.float32)
 
     m = res / (plan.backdrop.shape[0] - 1) * 1.5
-    world = _affine(-0.25 * res, -0.25 * res, 0.0, m)
+    world = affine(-0.25 * res, -0.25 * res, 0.0, m)
     bg = cv2.warpAffine(plan.backdrop, (_camera(plan, u) @ world)[:2], (res, res),
                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     fill = _lookup(labels, plan.lut)
@@ -635,7 +654,7 @@ def render_shot(seed: int, frames: int = 8, size: int = 128, style: str | None =
     rng = np.random.default_rng(seed)
     pick = STYLES[rng.integers(len(STYLES))]
     plan = _plan(rng, size, style or pick)
-    keys, u, jump = _timeline(rng, frames)
+    keys, u, jump = timeline(rng, frames)
     seeds = rng.integers(2**63, size=frames)
     drawings = {k: _render(plan, u[k], k >= jump, np.random.default_rng(seeds[k]))
                 for k in sorted(set(keys))}

@@ -46,7 +46,6 @@ from .. import __version__
 from ..compose import DEFAULT_MODE, MODES, prepare_reference
 from ..data.procedural import Shot, render_shot
 from ..errors import InkpaintError
-from ..imageio import write_image
 from ..train.clips import EVAL_SEED_BASE
 from .metrics import mse, psnr, ssim
 from .regions import pixel_accuracy, region_accuracy
@@ -334,12 +333,7 @@ class Runner:
         feats = self.features(true)
         with tempfile.TemporaryDirectory(prefix="inkpaint-eval-") as tmp:
             root = Path(tmp)
-            lineart = {}
-            for f in range(length):
-                lineart[f] = root / f"line.{f:04d}.png"
-                write_image(lineart[f], np.repeat(shot.lines[f, ..., None], 3, -1) / 255.0)
-            for f in sorted({r for j in jobs for r in j.refs}):
-                write_image(root / f"color.{f:04d}.png", true[f])
+            lineart, color = shot.write(root, colours=sorted({r for j in jobs for r in j.refs}))
             for job in jobs:
                 targets = [f for f in range(length) if f not in job.refs]
                 if job.matcher:
@@ -350,7 +344,7 @@ class Runner:
                     preds = {f: true[s] for f, s in zip(targets, src)}
                     fake = None if feats is None else feats[src]
                 else:
-                    refs = [Reference(root / f"color.{r:04d}.png", r) for r in job.refs]
+                    refs = [Reference(color[r], r) for r in job.refs]
                     preds = {}
                     for cf in self.colorizer(job).colorize(lineart, refs, targets):
                         if cf.frame in targets:  # 8-bit, as written to the user's PNGs
