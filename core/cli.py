@@ -53,7 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8,
                    help="PNG/TIFF bit depth")
     p.add_argument("--overwrite", action="store_true",
-                   help="redo frames whose output already exists (default: skip them)")
+                   help="redo every frame (default: skip frames already written from the "
+                        "same inputs, redo those whose inputs changed)")
+    p.add_argument("--review-below", metavar="X",
+                   help="at the end, list the frames whose confidence is below X (0 to 1)")
+    p.add_argument("--no-confidence", action="store_true",
+                   help="write no confidence maps (PNG beside each frame, or the EXR's "
+                        "'confidence' channel)")
     p.add_argument("--progress", choices=PROGRESS_MODES, default="auto",
                    help="progress format: bar, lines, or a farm's (deadline, openjd, tractor); "
                         "auto: $INKPAINT_PROGRESS, Tractor when under a blade, else bar on a "

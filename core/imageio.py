@@ -13,6 +13,7 @@ fallback, which is why the environment switch below is set.
 import io
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,12 +106,16 @@ def write_image(
     *,
     linear_out: bool | None = None,
     bit_depth: int = 8,
+    extra: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Write sRGB colour (HxWx3, [0, 1]) atomically; the format follows the extension.
 
     ``linear_out`` converts sRGB to linear before writing; None means "linear for EXR only".
     ``bit_depth`` (8 or 16) applies to PNG and TIFF; JPEG is 8-bit and has no alpha; EXR is
     always float32. Alpha is written straight (not premultiplied) and never converted.
+    ``extra`` (EXR only) adds named single-channel planes (HxW) beside the colour, stored as
+    they are (data such as a confidence map, not colour), so a compositor gets them in the
+    same Read node as the frame.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -124,8 +129,14 @@ def write_image(
         raise ValueError(f"write_image wants HxWx3 colour, got shape {rgb.shape}")
     if ext == ".exr" if linear_out is None else linear_out:
         rgb = srgb_to_linear(rgb)
+    if extra and ext != ".exr":
+        raise InkpaintError(f"cannot write {path}: only EXR files hold extra channels "
+                            f"({', '.join(extra)})")
     px = rgb if alpha is None else np.dstack([rgb, np.asarray(alpha, dtype=np.float32)])
-    data = _encode_exr(px) if ext == ".exr" else _encode_cv2(px, ext, bit_depth, path)
+    if ext == ".exr":
+        data = _encode_exr(px, extra or {})
+    else:
+        data = _encode_cv2(px, ext, bit_depth, path)
     atomic_write(path, data)
 
 
@@ -199,16 +210,23 @@ def _pick_exr_layer(layers: dict[str, np.ndarray]) -> np.ndarray | None:
     return colour[0] if colour else None
 
 
-def _encode_exr(px: np.ndarray) -> bytes:
+def _encode_exr(px: np.ndarray, extra: Mapping[str, np.ndarray]) -> bytes:
     px = np.ascontiguousarray(px, dtype=np.float32)
+    planes = {name: np.ascontiguousarray(a, dtype=np.float32) for name, a in extra.items()}
+    bad = [name for name, a in planes.items() if a.shape != px.shape[:2]]
+    if bad:
+        raise ValueError(f"extra EXR channels {bad} are not {px.shape[1]}x{px.shape[0]} planes")
     if OpenEXR is None:
         if not cv2.haveImageWriter(".exr"):
             raise _no_exr_support(None)
+        if planes:  # cv2 writes RGB(A) only
+            raise InkpaintError(f"writing the EXR channels {', '.join(planes)} needs the OpenEXR "
+                                "package: run 'pip install OpenEXR'")
         flags = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_FLOAT]
         return _cv2_encode(".exr", _to_bgr(px), flags)
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     stream = io.BytesIO()
-    OpenEXR.File(header, {"RGBA" if px.shape[2] == 4 else "RGB": px}).write(stream)
+    OpenEXR.File(header, {"RGBA" if px.shape[2] == 4 else "RGB": px, **planes}).write(stream)
     return stream.getvalue()
 
 

@@ -50,8 +50,10 @@ def test_colorize_writes_every_frame(tmp_path, shot24, lite_weights, backend):
     r = inkpaint("colorize", "--lineart", shot24["lineart"], *ref_args(shot24), "--out", out,
                  "--model", lite_weights, "--backend", backend, "--size", 64)
     assert r.returncode == 0, r.stderr
-    written = sorted(p.name for p in out.parent.iterdir())
-    assert written == [f"c.{f:04d}.png" for f in range(1001, 1025)]
+    written = sorted(p.name for p in out.parent.iterdir() if not p.name.startswith("."))
+    assert written == sorted([f"c.{f:04d}.png" for f in range(1001, 1025)]
+                             + [f"c.confidence.{f:04d}.png" for f in range(1001, 1025)]
+                             + ["c.confidence.json"])
     progress = [ln for ln in r.stderr.splitlines() if ln.startswith("inkpaint: progress")]
     assert len(progress) == 24 and progress[-1].startswith("inkpaint: progress 100.0% (24/24)")
     ref = read_color(out.parent / "c.1001.png")[0]

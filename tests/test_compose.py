@@ -303,15 +303,14 @@ def test_rerun_recolours_only_frames_whose_inputs_changed(tmp_path):
         return {f: frame_key([line[f], key1 if f <= 3 else key6], settings) for f in line}
 
     log = RenderLog(tmp_path / "render.json")
-    todo, skipped = plan_rerun(line, keys(), out, log)
-    assert todo == [1, 2, 3, 4, 5, 6] and skipped == []
-    for f in todo:
-        out[f].write_bytes(b"frame")
-        log.record(f, keys()[f])
-    log.save()
+    plan = plan_rerun(line, keys(), out, log)
+    assert plan.todo == [1, 2, 3, 4, 5, 6] and plan.unchanged == [] and plan.changed == []
+    for f in plan.todo:
+        out[f].write_bytes(b"frame %d" % f)
+        log.record(f, keys()[f], out[f], 0.5)
     key6.write_bytes(b"paint 6, corrected")  # the artist fixes the second key
-    todo, skipped = plan_rerun(line, keys(), out, RenderLog(tmp_path / "render.json"))
-    assert todo == [4, 5, 6] and skipped == [1, 2, 3]
-    todo, _ = plan_rerun(line, {f: frame_key([line[f], key1], {**settings, "lines": "fill"})
-                                for f in line}, out, RenderLog(tmp_path / "render.json"))
-    assert todo == [1, 2, 3, 4, 5, 6]  # other settings: everything is stale
+    plan = plan_rerun(line, keys(), out, RenderLog(tmp_path / "render.json"))
+    assert plan.todo == plan.changed == [4, 5, 6] and plan.unchanged == [1, 2, 3]
+    plan = plan_rerun(line, {f: frame_key([line[f], key1], {**settings, "lines": "fill"})
+                             for f in line}, out, RenderLog(tmp_path / "render.json"))
+    assert plan.todo == [1, 2, 3, 4, 5, 6]  # other settings: everything is stale

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.compose.review import read_scores
 from core.farm.chunks import plan_chunks
 from core.frames import FrameSequence
 from core.imageio import read_color
@@ -49,8 +50,13 @@ def colorize_argv(shot, out, *extra) -> list[str]:
 
 
 def digests(folder: Path) -> dict[str, str]:
+    """Every frame and confidence map by name."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.glob("c.*.png"))}
+
+
+def frames_in(folder: Path) -> list[int]:
+    return sorted(int(p.name.split(".")[1]) for p in folder.glob("c.[0-9]*.png"))
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +66,7 @@ def single_run(shot48):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     d = digests(out)
-    assert len(d) == 48
+    assert len(d) == 2 * 48  # frames and their confidence maps
     return d
 
 
@@ -78,6 +84,13 @@ def test_parallel_chunks_match_a_single_run(shot48, single_run, tmp_path):
         lines = [ln for ln in err.splitlines() if ln.startswith("inkpaint: progress")]
         assert len(lines) == c.size  # one progress line per frame of the chunk
     assert digests(tmp_path) == single_run  # bit-identical, frame for frame
+    # each chunk logged its own frames: a re-run of the whole shot finds nothing to redo
+    r = subprocess.run(colorize_argv(shot48, out), env=ENV, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "48 of 48 frames already written, skipping them (their inputs did not change" \
+        in r.stdout
+    assert sorted(read_scores(tmp_path / "c.confidence.json")) == list(range(1001, 1049))
 
 
 def _start_and_wait_for_progress(argv) -> subprocess.Popen:
@@ -95,7 +108,8 @@ def _assert_whole_sequence(folder: Path, frames: range, single_run) -> None:
     seq = FrameSequence(folder / "c.####.png")
     assert seq.frames == list(frames)
     visible = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-    assert visible == [f"c.{f}.png" for f in frames]
+    images = [f"c.{f}.png" for f in frames] + [f"c.confidence.{f}.png" for f in frames]
+    assert [n for n in visible if n != "c.confidence.json"] == sorted(images)
     for f in frames:
         rgb, _ = read_color(seq.path(f))
         assert rgb.shape == (64, 64, 3) and np.isfinite(rgb).all()
@@ -110,7 +124,7 @@ def test_killed_chunk_rerun_completes_without_corrupt_frames(shot48, single_run,
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=60)
     p.stderr.close()
-    done = sorted(tmp_path.glob("c.*.png"))
+    done = frames_in(tmp_path)
     assert 1 <= len(done) < 23
     # What a kill in the middle of a write leaves: a hidden temp file (here an old one).
     orphan = tmp_path / ".c.1020.deadbeef.tmp.png"
@@ -138,8 +152,8 @@ def test_cancelled_chunk_stops_with_one_error_line(shot48, single_run, tmp_path)
     errors = [ln for ln in err.splitlines() if ln.strip()]
     assert errors[-1].startswith("inkpaint: error: cancelled (SIGTERM)")
     assert "openjd_fail: cancelled (SIGTERM)" in out
-    assert not list(tmp_path.glob(".*"))  # the frame being written left no temp file
-    frames = sorted(int(p.name.split(".")[1]) for p in tmp_path.glob("c.*.png"))
+    assert not list(tmp_path.glob(".*.tmp*"))  # the frame being written left no temp file
+    frames = frames_in(tmp_path)
     _assert_whole_sequence(tmp_path, range(1025, 1025 + len(frames)), single_run)
 
 

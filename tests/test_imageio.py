@@ -82,12 +82,37 @@ def test_exr_hdr_values_survive_and_read_color_clips(tmp_path):
     assert alpha is None and colour.max() == 1.0
 
 
+def test_exr_extra_channels_are_stored_as_data_beside_the_colour(tmp_path):
+    import OpenEXR
+
+    rgb, conf = _rgb(), np.linspace(0, 1, 42, dtype=np.float32).reshape(6, 7)
+    write_image(tmp_path / "a.exr", rgb, np.full((6, 7), 0.5, np.float32),
+                extra={"confidence": conf})
+    channels = OpenEXR.File(str(tmp_path / "a.exr")).channels()
+    assert sorted(channels) == ["RGBA", "confidence"]
+    assert np.array_equal(channels["confidence"].pixels, conf)  # not converted to linear
+    assert read_image(tmp_path / "a.exr").pixels.shape == (6, 7, 4)  # readers get the colour
+    with pytest.raises(InkpaintError, match="only EXR files hold extra channels"):
+        write_image(tmp_path / "a.png", rgb, extra={"confidence": conf})
+    with pytest.raises(ValueError, match="planes"):
+        write_image(tmp_path / "b.exr", rgb, extra={"confidence": conf[:3]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.exr"]
+
+
 @pytest.mark.skipif(not cv2.haveImageWriter(".exr"), reason="this cv2 build has no OpenEXR")
 def test_exr_through_cv2_fallback(tmp_path, monkeypatch):
     monkeypatch.setattr(imageio, "OpenEXR", None)
     rgb = _rgb()
     write_image(tmp_path / "a.exr", rgb)
     assert np.abs(read_color(tmp_path / "a.exr")[0] - rgb).max() < 1e-3
+
+
+def test_exr_extra_channels_through_cv2_say_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(imageio, "OpenEXR", None)
+    monkeypatch.setattr(imageio.cv2, "haveImageWriter", lambda ext: True)  # cv2 writes RGB(A)
+    with pytest.raises(InkpaintError, match="needs the OpenEXR package"):
+        write_image(tmp_path / "a.exr", _rgb(), extra={"confidence": _rgb()[..., 0]})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_exr_without_any_backend_says_what_to_install(tmp_path, monkeypatch):

@@ -9,6 +9,15 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..compose.cache import RenderLog, Rerun, frame_key, log_files, log_path, plan_rerun
+from ..compose.review import (
+    confidence_pattern,
+    review_line,
+    scores_path,
+    summary_line,
+    write_confidence,
+    write_scores,
+)
 from ..engine.colorizer import Colorizer
 from ..engine.plan import Reference
 from ..errors import InkpaintError
@@ -81,42 +90,123 @@ def run_colorize(args: argparse.Namespace) -> int:
         raise InkpaintError(reason) from exc
 
 
+def parse_review_below(text: str | None) -> float | None:
+    """``--review-below X``: a summary confidence in [0, 1]."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise InkpaintError(f"bad --review-below '{text}': give a confidence from 0 to 1, "
+                            "e.g. --review-below 0.6")
+    return value
+
+
+def _say(progress: Progress, line: str) -> None:
+    """A line on stdout that leaves the progress display whole: above a terminal's bar, and
+    as a line of its own in the farm formats (it matches none of their progress patterns)."""
+    if progress.bar is not None:
+        progress.bar.write(line, file=sys.stdout)
+    else:
+        print(line, flush=True)
+
+
+def _skip_line(total: int, plan: Rerun) -> str:
+    same, unlogged = len(plan.unchanged), len(plan.unlogged)
+    why = {(True, False): "their inputs did not change; ",
+           (False, True): "",
+           (True, True): f"{same} because their inputs did not change, {unlogged} written "
+                         "without a render log entry; "}[same > 0, unlogged > 0]
+    return (f"inkpaint: {same + unlogged} of {total} frames already written, skipping them "
+            f"({why}--overwrite redoes them)")
+
+
 def _run(args: argparse.Namespace, mode: str) -> int:
     seq = FrameSequence(args.lineart)
     refs = [parse_ref(r) for r in args.ref]
+    review_below = parse_review_below(args.review_below)
     wanted = seq.select(parse_frame_range(args.frames) if args.frames
                         else range(seq.frames[0], seq.frames[-1] + 1))
     out = OutputPattern(args.out, like=seq)
+    maps = confidence_pattern(out)
     sources = [seq.path(f) for f in seq.frames]
     sources += [p for r in refs for p in (r.color, r.lineart) if p is not None]
     check_no_overwrite(sources, out, wanted)
-    # A task killed hard (SIGKILL, a lost node) can leave the hidden temp file of the frame
-    # it was writing; the retry clears those.
-    removed = remove_orphaned_temps(out.path(f) for f in wanted)
-    if removed:
-        print(f"inkpaint: removed {removed} temp files left by an interrupted run", flush=True)
-    # Frames are written atomically, so an existing output is a complete one: a retried farm
-    # task only does what is left. --overwrite redoes everything.
-    todo = wanted if args.overwrite else [f for f in wanted if not out.path(f).exists()]
-    skipped = len(wanted) - len(todo)
-    if skipped:
-        print(f"inkpaint: {skipped} of {len(wanted)} frames already written, skipping them "
-              "(--overwrite redoes them)", flush=True)
-    if not todo:
-        if mode == "openjd":
-            print("openjd_progress: 100.0", flush=True)
-        return 0
+    check_no_overwrite(sources, maps, wanted)
     colorizer = Colorizer(model=args.model, backend=args.backend, device=args.device,
                           size=args.size, k=args.k, temporal=not args.no_temporal,
                           compose=args.compose, lines=args.lines)
+    if review_below is not None and not colorizer.composes:
+        raise InkpaintError("--review-below needs confidence, and --compose network --lines "
+                            "keep composes nothing: use --compose auto or flat, or --lines fill")
+    lineart = {f: seq.path(f) for f in seq.frames}
+    # A frame's key: the contents of the files it is made from and the settings, so a re-run
+    # after a corrected reference redoes exactly the frames that reference reaches.
+    settings = {**colorizer.settings, "bit_depth": args.bit_depth,
+                "confidence_maps": not args.no_confidence}
+    keys = {f: frame_key(files, settings)
+            for f, files in colorizer.sources(lineart, refs, wanted).items()}
+    outputs = {f: out.path(f) for f in wanted}
+    log = RenderLog(log_path(out.pattern, wanted), log_files(out.pattern))
+    # A task killed hard (SIGKILL, a lost node) can leave the hidden temp file of the frame
+    # it was writing; the retry clears those.
+    removed = remove_orphaned_temps([*outputs.values(), *(maps.path(f) for f in wanted),
+                                     log.path, scores_path(out.pattern)])
+    if removed:
+        print(f"inkpaint: removed {removed} temp files left by an interrupted run", flush=True)
+    # Frames are written atomically, so an existing output is a complete one: a retried farm
+    # task only does what is left, and a re-run only what its inputs changed. --overwrite
+    # redoes everything.
+    plan = (Rerun(list(wanted), [], [], []) if args.overwrite
+            else plan_rerun(wanted, keys, outputs, log))
+    if plan.unchanged or plan.unlogged:
+        print(_skip_line(len(wanted), plan), flush=True)
+    if plan.changed:
+        print(f"inkpaint: {len(plan.changed)} of {len(wanted)} frames are redone: their inputs "
+              "changed since they were written", flush=True)
+    scores = log.scores({f: outputs[f] for f in plan.unchanged + plan.unlogged})
+    if plan.todo:
+        scores |= _render(args, mode, colorizer, lineart, refs, plan.todo, out, maps, log,
+                          keys)
+    elif mode == "openjd":
+        print("openjd_progress: 100.0", flush=True)
+    # The whole sequence's scores, as every run's log has them (parallel chunks: the last
+    # to finish writes the complete list).
+    sequence = log.scores({f: out.path(f) for f in log.entries})
+    if sequence:
+        write_scores(scores_path(out.pattern), sequence)
+    if review_below is not None:
+        print(review_line(scores, review_below), flush=True)
+    return 0
+
+
+def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
+            lineart: dict[int, Path], refs: list[Reference], todo: list[int],
+            out: OutputPattern, maps: OutputPattern, log: RenderLog,
+            keys: dict[int, str]) -> dict[int, float]:
+    """Colour ``todo``, write each frame with its confidence map, then log it; returns the
+    frames' confidence summaries."""
+    exr = out.path(todo[0]).suffix.lower() == ".exr"
+    scores = {}
     progress = Progress(len(todo), "colorize", mode=mode)
     try:
-        for cf in colorizer.colorize({f: seq.path(f) for f in seq.frames}, refs, todo):
-            write_image(out.path(cf.frame), cf.rgb, bit_depth=args.bit_depth)
+        for cf in colorizer.colorize(lineart, refs, todo):
+            path = out.path(cf.frame)
+            conf = None if args.no_confidence else cf.confidence
+            if conf is not None and not exr:  # the map first: a frame never lacks its map
+                write_confidence(maps.path(cf.frame), conf)
+            write_image(path, cf.rgb, bit_depth=args.bit_depth,
+                        extra={"confidence": conf} if conf is not None and exr else None)
+            log.record(cf.frame, keys[cf.frame], path, cf.score)
+            if cf.score is not None:
+                scores[cf.frame] = cf.score
+                _say(progress, summary_line(cf.frame, cf.score, cf.note))
             progress.step(f"frame {cf.frame}")
         progress.finish(f"wrote {len(todo)} frames")
     finally:
         progress.close()
     print(f"inkpaint: wrote {len(todo)} frames to {out.pattern} "
           f"({colorizer.cfg.name}, {args.backend} on {colorizer.backend.device})", flush=True)
-    return 0
+    return scores

@@ -7,6 +7,12 @@ density and region count are those of a busy frame, not of one character blown u
 line masks computed once up front: the colourizer has them already (``line_art`` runs on the
 native line art for the network's input), so composition does not pay for them; the
 ``line_art`` row says what that costs.
+
+The streaming row (``run_stream``) is the long-shot check: a shot of any length (1,000
+frames) goes through composition one frame at a time, as the colourizer streams it, and the
+row says whether memory stays flat and the rate holds. Its frames are made as they are
+needed from a short cycle of drawings (played forward and back, each frame with its own
+simulated network output), so the source held in memory does not grow with the shot.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import time
 import numpy as np
 
 TILE = 540
+CYCLE = 8  # in-betweens of the drawing cycle the streaming row plays forward and back
+TARGET_MB, TARGET_FPS = 2048, 5.0  # issue 8: a 1080p shot composes within these
 
 
 def _rss_mb() -> float:
@@ -98,12 +106,58 @@ def run_one(mode: str, lines_mode: str = "keep", frames: int = 24, threads: int 
             "regions": int(refs[0].seg.n), "threads": threads}
 
 
+def run_stream(mode: str, lines_mode: str = "keep", frames: int = 1000, threads: int = 2
+               ) -> dict:
+    """Compose a 1080p shot of ``frames`` frames one at a time (references: the cycle's
+    first and last drawing). Timed: ``compose``; the line mask and the simulated network
+    output are made per frame too (untimed), as the colourizer makes them."""
+    import cv2
+
+    from ..preprocess import line_art
+    from .composer import compose, prepare_reference
+    from .simulate import LEVELS, simulate_network
+
+    cv2.setNumThreads(threads)
+    color, lines, palette = mosaic_shot(CYCLE + 2)
+    source_mb = (color.nbytes + lines.nbytes) / 2**20
+
+    def line_px(k: int) -> np.ndarray:
+        return lines[k][..., None].astype(np.float32) / 255
+
+    refs = [prepare_reference(color[k], line_px(k)) for k in (0, CYCLE + 1)]
+    rng = np.random.default_rng(0)
+    walls, rss = [], []
+    start = time.perf_counter()
+    for i in range(frames):
+        k = 1 + i % (2 * CYCLE)  # 1 .. CYCLE, then back down: a drawing of the cycle
+        k = k if k <= CYCLE else 2 * CYCLE + 1 - k
+        px = line_px(k)
+        mask = line_art(px)[1]
+        net = simulate_network(color[k], palette, LEVELS["typical"], rng)
+        order = refs if k <= (CYCLE + 1) / 2 else refs[::-1]
+        t = time.perf_counter()
+        out = compose(px, net, order, mode=mode, lines=lines_mode, mask=mask,
+                      net_scale=1920 / 256)
+        walls.append(time.perf_counter() - t)
+        del out, net, px, mask
+        rss.append(_rss_mb())
+    settle = min(10, frames - 1)  # allocator pools fill during the first frames
+    return {"mode": mode, "lines": lines_mode, "size": "1920x1080", "frames": frames,
+            "fps": frames / sum(walls), "ms_per_frame": 1000 * float(np.mean(walls)),
+            "p95_ms": 1000 * float(np.percentile(walls, 95)), "peak_rss_mb": _peak_mb(),
+            "rss_growth_mb": rss[-1] - rss[settle], "settle": settle,
+            "source_mb": source_mb, "wall_s": time.perf_counter() - start,
+            "threads": threads}
+
+
 def bench(modes: tuple[str, ...] = ("flat", "auto", "network"), frames: int = 24,
-          threads: int = 2) -> list[dict]:
-    """One process per mode (so each peak RSS is its own); returns the rows."""
+          threads: int = 2, stream: bool = False) -> list[dict]:
+    """One process per mode (so each peak RSS is its own); returns the rows (``stream``:
+    the streaming rows, ``frames`` long)."""
     rows = []
     for mode in modes:
-        cmd = [sys.executable, "-m", "core.compose.bench", mode, str(frames), str(threads)]
+        cmd = [sys.executable, "-m", "core.compose.bench", mode, str(frames), str(threads),
+               *(["stream"] if stream else [])]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True,
                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                                  os.path.abspath(__file__)))))
@@ -132,6 +186,28 @@ def print_bench(rows: list[dict]) -> None:
               f"in a reference)")
 
 
+def print_stream(rows: list[dict]) -> None:
+    load = os.getloadavg()[0]
+    print(f"streaming composition at 1920x1080, network excluded; {os.cpu_count()} CPUs, "
+          f"OpenCV threads {rows[0]['threads'] if rows else '-'}, load average {load:.1f}")
+    print("| mode | lines | frames | frames/s | ms/frame | p95 ms | peak RSS MB "
+          "| RSS growth MB | target |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ok = r["peak_rss_mb"] < TARGET_MB and r["fps"] >= TARGET_FPS
+        print(f"| {r['mode']} | {r['lines']} | {r['frames']} | {r['fps']:.2f} | "
+              f"{r['ms_per_frame']:.0f} | {r['p95_ms']:.0f} | {r['peak_rss_mb']:.0f} | "
+              f"{r['rss_growth_mb']:+.1f} | {'met' if ok else 'missed'} |")
+    if rows:
+        r = rows[0]
+        print(f"(target: peak RSS < {TARGET_MB} MB and >= {TARGET_FPS:g} frames/s; peak RSS "
+              f"is the process's (VmHWM), including the {r['source_mb']:.0f} MB drawing cycle "
+              f"the frames are made from and the two prepared references; RSS growth from "
+              f"frame {r['settle'] + 1} to the last; {r['wall_s']:.0f} s in all with the "
+              f"untimed line masks and simulated network outputs)")
+
+
 if __name__ == "__main__":
     mode, frames, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    print(json.dumps(run_one(mode, frames=frames, threads=threads)), flush=True)
+    run = run_stream if sys.argv[4:] == ["stream"] else run_one
+    print(json.dumps(run(mode, frames=frames, threads=threads)), flush=True)

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..card import resolve
 from ..compose import DEFAULT_MODE, LINE_MODES, MODES, RefCel, compose, prepare_reference
+from ..compose.cache import file_digest
+from ..compose.review import region_note
 from ..errors import InkpaintError
 from ..frames import format_frames
 from ..imageio import read_color, read_image
@@ -31,6 +34,13 @@ class ColoredFrame:
     frame: int
     rgb: np.ndarray  # HxWx3 float32 sRGB [0, 1], the line art's native size
     is_reference: bool  # True: the painted reference itself, passed through
+    # How sure the composition is, per pixel (HxW float32 [0, 1]) and for the frame (the mean
+    # over its regions), and what that rests on. References and held cels are their painted
+    # colours: 1.0. None when nothing was composed (--compose network --lines keep): the
+    # plain network output has no confidence of its own.
+    confidence: np.ndarray | None = None
+    score: float | None = None
+    note: str = ""
 
 
 Progress = Callable[[int, int], None]  # (frames done, frames total)
@@ -57,6 +67,17 @@ class Colorizer:
             raise InkpaintError(f"--compose must be one of {', '.join(MODES)} and --lines one "
                                 f"of {', '.join(LINE_MODES)}")
         self.compose, self.lines = compose, lines
+        # What shapes every output frame besides its input files (``sources``): the key a
+        # re-run compares to tell whether a written frame is still what it would render.
+        self.settings = {"weights": file_digest(resolve(model)), "backend": backend,
+                         "device": self.backend.device, "size": self.size, "k": self.k,
+                         "temporal": self.temporal, "compose": compose, "lines": lines}
+
+    @property
+    def composes(self) -> bool:
+        """False for ``--compose network --lines keep``: the network's colours go out as they
+        are, so there is no composition and no confidence."""
+        return not (self.compose == "network" and self.lines == "keep")
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -66,6 +87,68 @@ class Colorizer:
         """Coloured frames of ``frames`` (default: the whole shot), in order.
 
         ``lineart`` maps frame numbers to line-art files (a ``FrameSequence`` works)."""
+        wanted, windows = self._plan(lineart, refs, frames)
+        ref_at = {r.frame: r for r in refs if r.frame is not None}
+        shape = self._preflight(lineart, refs, windows, wanted)
+        run = _Run(self, lineart, shape)
+        pending = sorted(set(wanted) & set(ref_at))
+        done, want = 0, set(wanted)
+        for w in windows:
+            for cf in run.window(w, refs, want):
+                while pending and pending[0] < cf.frame:
+                    f = pending.pop(0)
+                    yield run.passthrough(f, ref_at[f], "reference", True)
+                    done += 1
+                yield cf
+                done += 1
+                if progress:
+                    progress(done, len(wanted))
+        for f in pending:
+            yield run.passthrough(f, ref_at[f], "reference", True)
+            done += 1
+            if progress:
+                progress(done, len(wanted))
+
+    def sources(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
+                frames: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
+        """The files each frame's output is made from, its own line art first, then its
+        references nearest first, then the rest of its temporal window (with the temporal
+        network, a frame depends on every frame of its window and on their references). A
+        held cel is made from the reference it holds. Checks the inputs as ``colorize``
+        does, so the correction loop (``compose.cache``) can key frames before any output."""
+        wanted, windows = self._plan(lineart, refs, frames)
+        digests: dict[Path, str] = {}
+        self._preflight(lineart, refs, windows, wanted, digests)
+        window_of = {f: w for w in windows for f in w.targets}
+
+        def art(r: Reference) -> Path:
+            return r.lineart or lineart[r.frame]
+
+        def painted(rs: Iterable[Reference]) -> list[Path]:
+            return [p for r in rs for p in (r.color, art(r))]
+
+        ref_at = {r.frame: r for r in refs if r.frame is not None}
+        out = {}
+        for f in wanted:
+            files = [lineart[f]]
+            held = ref_at.get(f) or _held(f, digests[lineart[f]], refs,
+                                          lambda r: digests[art(r)])
+            if held is not None:
+                files += painted([held])
+            else:
+                files += painted(_nearest_first(f, select_refs(f, refs, self.k)))
+                if self.temporal:
+                    w = window_of[f]
+                    ends = {r.frame: r for r in (w.left, w.right) if r is not None}
+                    for g in w.frames:
+                        files += (painted([ends[g]]) if g in ends else
+                                  [lineart[g], *painted(select_refs(g, refs, self.k))])
+            out[f] = tuple(dict.fromkeys(files))
+        return out
+
+    def _plan(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
+              frames: Iterable[int] | None) -> tuple[list[int], list[Window]]:
+        """The frames asked for and the temporal windows that make them."""
         shot = sorted(lineart)
         if not shot:
             raise InkpaintError("the line-art sequence is empty")
@@ -73,32 +156,15 @@ class Colorizer:
         validate_refs(refs, shot)
         windows = [w for w in plan_windows(shot, refs, self.cfg.temporal.window)
                    if set(w.targets) & set(wanted)]
-        ref_at = {r.frame: r for r in refs if r.frame is not None}
-        shape = self._preflight(lineart, refs, windows, wanted)
-        run = _Run(self, lineart, shape)
-        pending = sorted(set(wanted) & set(ref_at))
-        done = 0
-        for w in windows:
-            for f, rgb in run.window(w, refs):
-                while pending and pending[0] < f:
-                    yield ColoredFrame(pending[0], run.reference_rgb(ref_at[pending.pop(0)]),
-                                       True)
-                    done += 1
-                if f in wanted:
-                    yield ColoredFrame(f, rgb, False)
-                    done += 1
-                if progress:
-                    progress(done, len(wanted))
-        for f in pending:
-            yield ColoredFrame(f, run.reference_rgb(ref_at[f]), True)
-            done += 1
-            if progress:
-                progress(done, len(wanted))
+        return wanted, windows
 
     # ---- checks before any output -----------------------------------------------------------
 
     def _preflight(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
-                   windows: Sequence[Window], wanted: Sequence[int]) -> tuple[int, int]:
+                   windows: Sequence[Window], wanted: Sequence[int],
+                   digests: dict[Path, str] | None = None) -> tuple[int, int]:
+        """Decode every input once before any output; ``digests`` (when given) collects the
+        pixel digest of every line-art file, which tells held cels."""
         missing = [f for f in wanted if f not in lineart]
         if missing:
             raise InkpaintError(f"line-art frames {format_frames(missing)} are missing")
@@ -108,7 +174,10 @@ class Colorizer:
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
         shape = None
         for f in sorted(needed):
-            hw = read_image(lineart[f]).pixels.shape[:2]
+            pixels = read_image(lineart[f]).pixels
+            if digests is not None:
+                digests[lineart[f]] = _digest(pixels)
+            hw = pixels.shape[:2]
             if shape is None:
                 shape, first = hw, f
             elif hw != shape:
@@ -119,7 +188,9 @@ class Colorizer:
         for r in refs:
             read_color(r.color)
             if r.lineart is not None:
-                read_image(r.lineart)
+                pixels = read_image(r.lineart).pixels
+                if digests is not None:
+                    digests[r.lineart] = _digest(pixels)
         return shape
 
 
@@ -148,28 +219,27 @@ class _Run:
         return prepare_reference(rgb, read_image(ref.lineart or self.lineart[ref.frame]).pixels)
 
     def finish(self, frame: int, net: np.ndarray, art: _Lineart,
-               refs: Sequence[Reference]) -> np.ndarray:
+               refs: Sequence[Reference]) -> ColoredFrame:
         """The network's colours at native size, composed with the references' fills and
         the frame's own lines (``core.compose``), nearest reference first."""
         o = self.owner
         rgb = unfit(from_net(net).transpose(1, 2, 0), self.fit)
-        if o.compose == "network" and o.lines == "keep":
-            return rgb
-        chosen = sorted(select_refs(frame, refs, o.k),
-                        key=lambda r: (r.frame is None, abs((r.frame or frame) - frame)))
-        return compose(art.pixels, rgb, [self.cels(r) for r in chosen], mode=o.compose,
-                       lines=o.lines, mask=art.mask, net_scale=max(self.shape) / o.size).rgb
+        if not o.composes:
+            return ColoredFrame(frame, rgb, False)
+        chosen = _nearest_first(frame, select_refs(frame, refs, o.k))
+        c = compose(art.pixels, rgb, [self.cels(r) for r in chosen], mode=o.compose,
+                    lines=o.lines, mask=art.mask, net_scale=max(self.shape) / o.size)
+        return ColoredFrame(frame, c.rgb, False, c.confidence, c.score, region_note(c))
 
     def held_cel(self, frame: int, digest: str, refs: Sequence[Reference]) -> Reference | None:
-        """The nearest reference whose line art is pixel-identical to this frame's: a held
-        cel (animation on twos, a static shot), whose colour is the reference's exactly."""
-        for r in sorted(refs, key=lambda r: (r.frame is None, abs((r.frame or 0) - frame))):
+        """The reference this frame holds (``_held``), its line art read once per run."""
+        def digest_of(r: Reference) -> str:
             if r not in self.ref_digests:
                 self.ref_digests[r] = _digest(read_image(r.lineart or self.lineart[r.frame])
                                               .pixels)
-            if self.ref_digests[r] == digest:
-                return r
-        return None
+            return self.ref_digests[r]
+
+        return _held(frame, digest, refs, digest_of)
 
     def _fit(self, img: np.ndarray, pad_value: float | None) -> np.ndarray:
         """Into the shot's canvas; images of another size (model sheets) are letterboxed."""
@@ -183,14 +253,22 @@ class _Run:
         lines = self.planes(ref.lineart or self.lineart[ref.frame]).planes
         return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
 
-    def reference_rgb(self, ref: Reference) -> np.ndarray:
+    def passthrough(self, frame: int, ref: Reference, note: str,
+                    is_reference: bool) -> ColoredFrame:
+        """A reference's own colours as frame ``frame`` (the reference itself, or a cel that
+        holds its drawing): exactly as painted, so fully sure."""
         rgb, _ = read_color(ref.color)
         if rgb.shape[:2] != self.shape:
             rgb = unfit(self._fit(rgb, None), self.fit)
-        return rgb
+        if not self.owner.composes:
+            return ColoredFrame(frame, rgb, is_reference)
+        return ColoredFrame(frame, rgb, is_reference, np.ones(self.shape, np.float32), 1.0,
+                            note)
 
-    def window(self, w: Window, refs: Sequence[Reference]) -> list[tuple[int, np.ndarray]]:
-        """Colour one window's targets: G per reference set, then T over the window."""
+    def window(self, w: Window, refs: Sequence[Reference],
+               wanted: set[int]) -> list[ColoredFrame]:
+        """Colour one window's targets: G per reference set, then T over the window; only
+        the ``wanted`` ones are composed and returned."""
         o = self.owner
         read = {f: self.planes(self.lineart[f]) for f in w.targets}
         planes = {f: art.planes for f, art in read.items()}
@@ -213,10 +291,10 @@ class _Run:
             refined = o.backend.temporal(lines, cols, np.array([f in ends for f in order]))
             colours = {f: c for f, c in zip(order, refined) if f not in ends}
         out = []
-        for f in w.targets:
+        for f in (f for f in w.targets if f in wanted):
             held = self.held_cel(f, read[f].digest, refs)
-            out.append((f, self.reference_rgb(held) if held is not None
-                        else self.finish(f, colours[f], read[f], refs)))
+            out.append(self.finish(f, colours[f], read[f], refs) if held is None else
+                       self.passthrough(f, held, f"held cel of {_name(held)}", False))
         return out
 
 
@@ -230,6 +308,23 @@ class _Lineart:
 
 def _digest(pixels: np.ndarray) -> str:
     return hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+
+
+def _nearest_first(frame: int, refs: Iterable[Reference]) -> list[Reference]:
+    """Timed references by distance from ``frame``, then model sheets (order kept)."""
+    return sorted(refs, key=lambda r: (r.frame is None,
+                                       0 if r.frame is None else abs(r.frame - frame)))
+
+
+def _held(frame: int, digest: str, refs: Sequence[Reference],
+          digest_of: Callable[[Reference], str]) -> Reference | None:
+    """The nearest reference whose line art is pixel-identical to this frame's (``digest``):
+    a held cel (animation on twos, a static shot), whose colour is the reference's exactly."""
+    return next((r for r in _nearest_first(frame, refs) if digest_of(r) == digest), None)
+
+
+def _name(ref: Reference) -> str:
+    return f"frame {ref.frame}" if ref.frame is not None else ref.color.name
 
 
 def _to_canvas(img: np.ndarray, canvas: tuple[int, int], pad_value: float | None) -> np.ndarray:
