@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .commands.benchcompose import add_arguments as add_benchcompose_arguments
 from .commands.dataset import add_dataset_parser
 from .commands.evaluate import add_arguments as add_evaluate_arguments
 from .commands.finetune import add_finetune_parser
@@ -86,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--one", help=argparse.SUPPRESS)  # PRESET:BACKEND, run in a child process
 
+    p = sub.add_parser("bench-compose", help="composition speed and memory at 1080p "
+                       "(network excluded; --stream N: a long shot)")
+    add_benchcompose_arguments(p)
+
     add_dataset_parser(sub)
 
     p = sub.add_parser("evaluate", help="the paper's metrics and tables beside the "
@@ -147,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.bench import run_bench
 
             return run_bench(args)
+        if args.command == "bench-compose":
+            from .commands.benchcompose import run_benchcompose
+
+            return run_benchcompose(args)
         if args.command == "finetune":
             from .commands.finetune import run_finetune
 

@@ -18,10 +18,10 @@ from core.compose import (
 from core.compose.composer import FRINGE
 from core.compose.palette import _codes, extract_palette
 from core.compose.segment import segment
-from core.compose.simulate import LEVELS, simulate_network
 from core.data.procedural import render_shot
 from core.errors import InkpaintError
 from core.eval.regions import match_colours, pixel_accuracy, region_accuracy
+from core.eval.simulate import LEVELS, simulate_network
 from core.preprocess import line_art
 
 A, B, C, D = (np.array(c, np.uint8) for c in
@@ -314,3 +314,15 @@ def test_rerun_recolours_only_frames_whose_inputs_changed(tmp_path):
     plan = plan_rerun(line, {f: frame_key([line[f], key1], {**settings, "lines": "fill"})
                              for f in line}, out, RenderLog(tmp_path / "render.json"))
     assert plan.todo == [1, 2, 3, 4, 5, 6]  # other settings: everything is stale
+
+
+def test_bench_compose_prints_a_row_per_mode(capsys):
+    """The 1080p composition benchmark through the CLI (2 frames: it prints, it does not
+    judge the numbers); a bad mode is a one-line error."""
+    from core.cli import main
+
+    assert main(["bench-compose", "--modes", "flat", "--frames", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "composition at 1920x1080" in out and "| flat | keep |" in out
+    assert main(["bench-compose", "--modes", "sparkle"]) == 1
+    assert "use --modes from" in capsys.readouterr().err

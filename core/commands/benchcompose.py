@@ -1,16 +1,15 @@
 """``inkpaint bench-compose``: the composition stage's cost at 1920 x 1080 (ms/frame,
 frames/s, peak RSS per mode; network excluded). Prints numbers; asserts nothing.
 ``--stream N`` streams an N-frame shot through composition instead (peak RSS and frames/s
-of a long shot, against issue 8's targets).
-
-Also runs without the CLI wiring: ``python -m core.commands.benchcompose``."""
+of a long shot, against issue 8's targets)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..compose.bench import bench, print_bench, print_stream
 from ..compose.composer import MODES
+from ..errors import InkpaintError
+from ..eval.compose_bench import bench, print_bench, print_stream
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,19 +24,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_benchcompose(args: argparse.Namespace) -> int:
+
     modes = tuple(m for m in args.modes.split(",") if m)
     bad = [m for m in modes if m not in MODES]
     if bad or args.frames < 1 or (args.stream is not None and args.stream < 1):
-        raise SystemExit(f"inkpaint: error: use --modes from {', '.join(MODES)}, "
-                         f"--frames and --stream >= 1")
+        raise InkpaintError(f"use --modes from {', '.join(MODES)}, --frames and --stream >= 1")
     if args.stream is not None:
         print_stream(bench(modes, args.stream, args.threads, stream=True))
     else:
         print_bench(bench(modes, args.frames, args.threads))
     return 0
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="inkpaint bench-compose", description=__doc__)
-    add_arguments(parser)
-    raise SystemExit(run_benchcompose(parser.parse_args()))

@@ -297,8 +297,8 @@ def build_dataset(sources: Sequence[str | os.PathLike], out: str | os.PathLike,
         "settings": {"size": size, "crop": "centre square", "distance_max": distance_max,
                      "cut_mse": cut_mse, "still_mse": still_mse, "min_frames": min_frames,
                      "max_frames": max_frames, "dark_luma": DARK_LUMA, "faded_sat": FADED_SAT,
-                     "lines": "DoG on luma, sigma 0.8 px per 256 px, tau 0.98, eps 0.005, "
-                              "phi 200",
+                     "lines": "DoG on luma and on R, G, B (core.data.lines), sigma 0.8 px "
+                              "per 256 px, tau 0.98, eps 0.005 (colour 0.02), phi 200",
                      "histogram": "256 bins per channel, 512 * sqrt(pixel share)"},
         "sources": summary,
         "shots": shots,

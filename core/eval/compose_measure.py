@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..compose import compose, prepare_reference
 from ..data.procedural import render_shot
-from ..eval.regions import match_colours, pixel_accuracy, region_accuracy
-from .composer import compose, prepare_reference
+from .regions import match_colours, pixel_accuracy, region_accuracy
 from .simulate import LEVELS, simulate_network
 
 ROWS = ("network", "flat", "auto", "matcher", "copy")

@@ -66,8 +66,8 @@ def run_one(mode: str, lines_mode: str = "keep", frames: int = 24, threads: int 
     masks and the simulated network output are not)."""
     import cv2
 
+    from ..compose import compose, prepare_reference
     from ..preprocess import line_art
-    from .composer import compose, prepare_reference
     from .simulate import LEVELS, simulate_network
 
     cv2.setNumThreads(threads)
@@ -113,8 +113,8 @@ def run_stream(mode: str, lines_mode: str = "keep", frames: int = 1000, threads:
     output are made per frame too (untimed), as the colourizer makes them."""
     import cv2
 
+    from ..compose import compose, prepare_reference
     from ..preprocess import line_art
-    from .composer import compose, prepare_reference
     from .simulate import LEVELS, simulate_network
 
     cv2.setNumThreads(threads)
@@ -156,7 +156,7 @@ def bench(modes: tuple[str, ...] = ("flat", "auto", "network"), frames: int = 24
     the streaming rows, ``frames`` long)."""
     rows = []
     for mode in modes:
-        cmd = [sys.executable, "-m", "core.compose.bench", mode, str(frames), str(threads),
+        cmd = [sys.executable, "-m", "core.eval.compose_bench", mode, str(frames), str(threads),
                *(["stream"] if stream else [])]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True,
                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(
