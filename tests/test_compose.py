@@ -190,6 +190,24 @@ def test_confidence_is_low_where_the_vote_is_split():
     assert out.flagged >= 1
 
 
+def test_auto_takes_the_counterparts_fill_and_flags_a_disagreeing_network():
+    """A moved square whose network colours say B although its counterpart in the key is A:
+    ``auto`` paints the counterpart's A (flagged: the network disagrees), ``flat`` the
+    network's B; where they agree, both are A/B and sure."""
+    ref_lines = _two_squares(0)
+    ref = prepare_reference(_paint(ref_lines, [((60, 40), A), ((60, 115), B), ((8, 8), C)], D),
+                            _px(ref_lines))
+    lines = _two_squares(16)  # moved too far for any pixel to be carried over
+    net = _paint(lines, [((60, 58), B), ((60, 133), B)], D).astype(np.float32) / 255
+    auto = compose(_px(lines), net, [ref], mode="auto")
+    flat = compose(_px(lines), net, [ref], mode="flat")
+    np.testing.assert_array_equal(_u8(auto.rgb[60, 58]), A)
+    np.testing.assert_array_equal(_u8(flat.rgb[60, 58]), B)
+    np.testing.assert_array_equal(_u8(auto.rgb[60, 133]), B)
+    assert auto.confidence[60, 58] < 0.5 < auto.confidence[60, 133]
+    assert auto.flagged >= 1
+
+
 def test_carry_over_takes_the_reference_pixels_where_the_line_art_is_unchanged():
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w]
