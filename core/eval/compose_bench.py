@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -165,17 +166,26 @@ def bench(modes: tuple[str, ...] = ("flat", "auto", "network"), frames: int = 24
     return rows
 
 
-def print_bench(rows: list[dict]) -> None:
-    load = os.getloadavg()[0]
-    print(f"composition at 1920x1080, network excluded; {os.cpu_count()} CPUs, OpenCV "
-          f"threads {rows[0]['threads'] if rows else '-'}, load average {load:.1f}")
-    print("| mode | lines | ms/frame | median ms | first frame ms | CPU ms/frame | frames/s "
-          "| peak RSS MB | RSS growth MB, frame 3 to last |")
-    print("|---|---|---|---|---|---|---|---|---|")
+def _print_table(title: str, rows: list[dict], head: list[str],
+                 cells: Callable[[dict], list[str]]) -> None:
+    """The machine line (cores, threads, load: timings mean little without it), then a
+    Markdown table."""
+    print(f"{title} at 1920x1080, network excluded; {os.cpu_count()} CPUs, OpenCV threads "
+          f"{rows[0]['threads'] if rows else '-'}, load average {os.getloadavg()[0]:.1f}")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
     for r in rows:
-        print(f"| {r['mode']} | {r['lines']} | {r['ms_per_frame']:.0f} | {r['median_ms']:.0f} | "
-              f"{r['first_ms']:.0f} | {r['cpu_ms_per_frame']:.0f} | {r['fps']:.2f} | "
-              f"{r['peak_rss_mb']:.0f} | {r['rss_growth_mb']:+.1f} |")
+        print("| " + " | ".join(cells(r)) + " |")
+
+
+def print_bench(rows: list[dict]) -> None:
+    _print_table("composition", rows,
+                 ["mode", "lines", "ms/frame", "median ms", "first frame ms", "CPU ms/frame",
+                  "frames/s", "peak RSS MB", "RSS growth MB, frame 3 to last"],
+                 lambda r: [r["mode"], r["lines"], f"{r['ms_per_frame']:.0f}",
+                            f"{r['median_ms']:.0f}", f"{r['first_ms']:.0f}",
+                            f"{r['cpu_ms_per_frame']:.0f}", f"{r['fps']:.2f}",
+                            f"{r['peak_rss_mb']:.0f}", f"{r['rss_growth_mb']:+.1f}"])
     if rows:
         r = rows[0]
         print(f"({r['frames']} frames per mode; peak RSS includes the shot's "
@@ -187,17 +197,15 @@ def print_bench(rows: list[dict]) -> None:
 
 
 def print_stream(rows: list[dict]) -> None:
-    load = os.getloadavg()[0]
-    print(f"streaming composition at 1920x1080, network excluded; {os.cpu_count()} CPUs, "
-          f"OpenCV threads {rows[0]['threads'] if rows else '-'}, load average {load:.1f}")
-    print("| mode | lines | frames | frames/s | ms/frame | p95 ms | peak RSS MB "
-          "| RSS growth MB | target |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        ok = r["peak_rss_mb"] < TARGET_MB and r["fps"] >= TARGET_FPS
-        print(f"| {r['mode']} | {r['lines']} | {r['frames']} | {r['fps']:.2f} | "
-              f"{r['ms_per_frame']:.0f} | {r['p95_ms']:.0f} | {r['peak_rss_mb']:.0f} | "
-              f"{r['rss_growth_mb']:+.1f} | {'met' if ok else 'missed'} |")
+    def met(r: dict) -> str:
+        return "met" if r["peak_rss_mb"] < TARGET_MB and r["fps"] >= TARGET_FPS else "missed"
+
+    _print_table("streaming composition", rows,
+                 ["mode", "lines", "frames", "frames/s", "ms/frame", "p95 ms", "peak RSS MB",
+                  "RSS growth MB", "target"],
+                 lambda r: [r["mode"], r["lines"], str(r["frames"]), f"{r['fps']:.2f}",
+                            f"{r['ms_per_frame']:.0f}", f"{r['p95_ms']:.0f}",
+                            f"{r['peak_rss_mb']:.0f}", f"{r['rss_growth_mb']:+.1f}", met(r)])
     if rows:
         r = rows[0]
         print(f"(target: peak RSS < {TARGET_MB} MB and >= {TARGET_FPS:g} frames/s; peak RSS "
