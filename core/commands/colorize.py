@@ -49,14 +49,21 @@ class _Terminated(InkpaintError):
     pass
 
 
+_CANCELLED = ("cancelled (SIGTERM): frames written so far are complete and kept; rerun the "
+              "same command to finish the rest")
+_held = {"depth": 0, "pending": False}  # _sigterm_held's state, read by the SIGTERM handler
+
+
 @contextmanager
 def _sigterm_as_error():
     """Farms cancel a task with SIGTERM (then SIGKILL after a grace period). Turning it into
     an error lets the temp file of the frame being written be removed and the failure line be
     printed; frames already written stay, and the retry skips them."""
     def handler(signum, frame):
-        raise _Terminated("cancelled (SIGTERM): frames written so far are complete and kept; "
-                          "rerun the same command to finish the rest")
+        if _held["depth"]:
+            _held["pending"] = True  # raised when the pair being written is complete
+            return
+        raise _Terminated(_CANCELLED)
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
@@ -67,6 +74,21 @@ def _sigterm_as_error():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _sigterm_held():
+    """Hold a cancel while a frame and its confidence map are written, so a cancelled task
+    leaves whole pairs; the cancel takes effect right after. (A signal mask would not do:
+    torch's threads take the signal and Python runs the handler in the main thread anyway.)"""
+    _held["depth"] += 1
+    try:
+        yield
+    finally:
+        _held["depth"] -= 1
+    if not _held["depth"] and _held["pending"]:
+        _held["pending"] = False
+        raise _Terminated(_CANCELLED)
 
 
 def run_colorize(args: argparse.Namespace) -> int:
@@ -195,10 +217,11 @@ def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
         for cf in colorizer.colorize(lineart, refs, todo):
             path = out.path(cf.frame)
             conf = None if args.no_confidence else cf.confidence
-            if conf is not None and not exr:  # the map first: a frame never lacks its map
-                write_confidence(maps.path(cf.frame), conf)
-            write_image(path, cf.rgb, bit_depth=args.bit_depth,
-                        extra={"confidence": conf} if conf is not None and exr else None)
+            with _sigterm_held():  # a cancel between the two writes would split the pair
+                if conf is not None and not exr:
+                    write_confidence(maps.path(cf.frame), conf)
+                write_image(path, cf.rgb, bit_depth=args.bit_depth,
+                            extra={"confidence": conf} if conf is not None and exr else None)
             log.record(cf.frame, keys[cf.frame], path, cf.score)
             if cf.score is not None:
                 scores[cf.frame] = cf.score
