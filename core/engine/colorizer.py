@@ -67,6 +67,7 @@ class Colorizer:
             raise InkpaintError(f"--compose must be one of {', '.join(MODES)} and --lines one "
                                 f"of {', '.join(LINE_MODES)}")
         self.compose, self.lines = compose, lines
+        self._inspected: dict[tuple[str, int, int], tuple[tuple[int, int], str]] = {}
         # What shapes every output frame besides its input files (``sources``): the key a
         # re-run compares to tell whether a written frame is still what it would render.
         self.settings = {"weights": file_digest(resolve(model)), "backend": backend,
@@ -174,10 +175,9 @@ class Colorizer:
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
         shape = None
         for f in sorted(needed):
-            pixels = read_image(lineart[f]).pixels
+            hw, digest = self._inspect(lineart[f])
             if digests is not None:
-                digests[lineart[f]] = _digest(pixels)
-            hw = pixels.shape[:2]
+                digests[lineart[f]] = digest
             if shape is None:
                 shape, first = hw, f
             elif hw != shape:
@@ -188,10 +188,26 @@ class Colorizer:
         for r in refs:
             read_color(r.color)
             if r.lineart is not None:
-                pixels = read_image(r.lineart).pixels
+                digest = self._inspect(r.lineart)[1]
                 if digests is not None:
-                    digests[r.lineart] = _digest(pixels)
+                    digests[r.lineart] = digest
         return shape
+
+    def _inspect(self, path: Path) -> tuple[tuple[int, int], str]:
+        """(size, pixel digest) of a line-art file, decoded once per file version: the CLI
+        keys frames (``sources``) and then colours them, and both check every input first."""
+        try:
+            st = Path(path).stat()
+        except OSError:
+            st = None  # read_image says what is wrong
+        key = (str(path), st.st_size, st.st_mtime_ns) if st else None
+        if key is None or key not in self._inspected:
+            pixels = read_image(path).pixels
+            found = (pixels.shape[:2], _digest(pixels))
+            if key is None:
+                return found
+            self._inspected[key] = found
+        return self._inspected[key]
 
 
 class _Run:
