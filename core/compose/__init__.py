@@ -18,10 +18,9 @@ from .review import (
     frames_below,
     review_line,
     summary_line,
-    write_beside,
     write_confidence,
 )
 
 __all__ = ["DEFAULT_MODE", "LINE_MODES", "MODES", "Composed", "RefCel", "compose",
            "confidence_path", "frames_below", "prepare_reference", "review_line",
-           "summary_line", "write_beside", "write_confidence"]
+           "summary_line", "write_confidence"]

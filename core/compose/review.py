@@ -70,11 +70,6 @@ def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
     return path
 
 
-def write_beside(frame_path: str | Path, confidence: np.ndarray) -> Path:
-    """The confidence map of a frame, beside it (``confidence_path``)."""
-    return write_confidence(confidence_path(frame_path), confidence)
-
-
 def region_note(composed: Composed) -> str:
     """What a composed frame's score rests on: ``2 of 41 regions below 0.50``."""
     return f"{composed.flagged} of {composed.regions} regions below {FLAGGED:.2f}"
