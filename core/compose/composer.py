@@ -51,7 +51,17 @@ import cv2
 import numpy as np
 
 from ..errors import InkpaintError
+from ..motion.keys import FrameMotion, blend
 from ..preprocess import line_art
+from .decide import (
+    EVIDENCE,
+    KEEP_FEATURES,
+    Evidence,
+    Weights,
+    image_votes,
+    probabilities,
+    shipped_weights,
+)
 from .match import MIN_AREA, RegionFeatures, best_matches, features
 from .palette import PaletteLUT, _codes, extract_palette, merge_palettes, to_u8
 from .segment import INK_THRESHOLD, Segmentation, segment
@@ -60,20 +70,7 @@ MODES = ("flat", "network", "auto")
 LINE_MODES = ("keep", "fill")
 DEFAULT_MODE = "auto"
 
-VOTE_MARGIN = 0.5  # top-two share difference at which the vote counts as clear
-FIT_LO, FIT_HI = 16.0, 48.0  # mean distance (8-bit RGB) to the nearest palette colour: fits..not
-NETWORK_FIT = 20.0  # auto: a region whose counterpart in the references is not flat and
-# whose network colours fit the palette worse than this and than the frame's usual fit keeps
-# the network's colours (a gradient, a texture); so does any region fitting worse than
-NETWORK_FIT_ANY = 70.0  # this and FIT_ANY_FACTOR x the usual fit (an off-model colour)
-FIT_ANY_FACTOR = 3.0
 FLAT_SHARE = 0.5  # a reference region is flat when this share is exactly one palette colour
-TWO_TONE = 0.02  # a reference region is two-tone when its second fill covers this share
-MATCH_PRIOR = 0.3  # weight of the matched reference region's fill in a region's vote...
-PRIOR_GAIN = 3.0  # ...times up to this when the frame's network fits the palette badly
-TRUST_SIM = 0.05  # auto: a region whose flat counterpart is at least this similar takes its fill
-SPLIT_SHARE = 0.03  # auto: second colour's vote share from which a region may be two-tone...
-SPLIT_KEEP = 0.02  # ...if that much of it stays the second colour after a median filter
 CARRY_DIFF = 0.25  # line coverage change that counts as "the line art differs here"
 CARRY_IOU = 0.6  # a region and its reference counterpart overlap at least this much
 FRINGE = 0.02  # line coverage below which a pixel is clean paper
@@ -81,7 +78,8 @@ FLAGGED = 0.5  # regions below this confidence count as flagged
 SAMPLES = 130_000  # votes and region statistics come from a grid of about this many pixels
 NEUTRAL = 0.15  # a line colour this dark and grey is "black ink" (takes the painted ink)
 
-FLAT, SPLIT, NETWORK, STATIC, CARRIED = 0, 1, 2, 3, 4
+FLAT, KEEP, STATIC, CARRIED = 0, 1, 2, 3  # where a region's colour comes from
+SOURCE_NAMES = ("flat", "keep", "static", "carried")
 
 
 @dataclass
@@ -94,7 +92,6 @@ class RefCel:
     filled: np.ndarray  # int32 HxW region of every pixel (ink: the nearest region)
     palette: np.ndarray  # uint8 [P, 3] its flat fill colours
     region_code: np.ndarray  # int64 [n+1] RGB code of each region's main fill (-1: not flat)
-    region_two: np.ndarray  # bool [n+1] a second fill covers part of it (unlined shadow)
     region_mean: np.ndarray  # uint8 [n+1, 3] mean colour of each region
     feats: RegionFeatures
     ink: np.ndarray | None  # float32 [3]: the colour black/grey lines were painted in
@@ -112,6 +109,9 @@ class Composed:
     regions: int  # regions judged (area >= MIN_AREA)
     flagged: int  # of which below FLAGGED
     sources: dict[str, int] = field(default_factory=dict)  # regions per fill source
+    # (segmentation, evidence) of the decision, with ``compose(..., keep_evidence=True)``:
+    # what ``core.eval.fit_decision`` fits the decision's weights on
+    detail: tuple[Segmentation, Evidence] | None = None
 
 
 def as_line_pixels(lines: np.ndarray | None) -> np.ndarray | None:
@@ -149,7 +149,6 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
     n = seg.n
     lut = PaletteLUT.build(palette) if len(palette) else None
     code = np.full(n + 1, -1, np.int64)
-    two = np.zeros(n + 1, bool)
     if lut is not None:
         exact = lut.exact(u8)
         ok = (exact >= 0) & (seg.labels > 0)
@@ -159,12 +158,11 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
         cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
         has = votes.max(1) >= FLAT_SHARE * cnt  # a flat fill, not a gradient or texture
         code[has] = _codes(palette[None])[0][np.argmax(votes[has], 1)]
-        two = np.sort(votes, 1)[:, -2] >= TWO_TONE * cnt if len(palette) > 1 else two
     flat_lab = seg.labels.ravel()
     cnt = np.maximum(np.bincount(flat_lab, minlength=n + 1), 1)
     mean = np.stack([np.bincount(flat_lab, u8[..., c].ravel(), n + 1) / cnt for c in range(3)], 1)
     ink = _painted_ink(u8, seg, mask, line_pixels)
-    return RefCel(u8, mask, seg, filled, palette, code, two,
+    return RefCel(u8, mask, seg, filled, palette, code,
                   np.clip(np.rint(mean), 0, 255).astype(np.uint8), features(seg, 2), ink)
 
 
@@ -183,7 +181,9 @@ def _lut(palette: np.ndarray) -> PaletteLUT:
 
 def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Sequence[RefCel],
             mode: str = DEFAULT_MODE, lines: str = "keep", *, mask: np.ndarray | None = None,
-            net_scale: float | None = None, gap: float | None = None) -> Composed:
+            net_scale: float | None = None, gap: float | None = None,
+            motion: FrameMotion | None = None, weights: Weights | None = None,
+            keep_evidence: bool = False) -> Composed:
     """Compose one frame at the line art's native size.
 
     ``line_pixels``: the frame's line art as read (``read_image(path).pixels``; needed for
@@ -191,7 +191,9 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     (``line_art(pixels)[1]``); ``network_rgb``: the network's colours at native size (float
     [0, 1] or uint8 HxWx3); ``refs``: the frame's references, nearest first (carry-over
     prefers the first); ``net_scale``: native size / network working size (how far the
-    network's colours bleed across lines, in native px)."""
+    network's colours bleed across lines, in native px); ``motion``: the frame's keys and
+    previous output warped onto it (``core.motion``), without which the decision rests on
+    the matcher and the network alone; ``weights``: the decision's (default: shipped)."""
     if mode not in MODES:
         raise InkpaintError(f"unknown compose mode {mode!r}; use one of {', '.join(MODES)}")
     if lines not in LINE_MODES:
@@ -213,105 +215,52 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     n = seg.n
     palette = merge_palettes([r.palette for r in refs])
     lut = _lut(palette)
+    p = len(palette)
     step = max(1, round(np.sqrt(h * w / SAMPLES)))  # statistics from ~SAMPLES pixels
-    votes, fit, weight = _vote(seg, net, lut, step, net_scale)
-    share = votes / np.maximum(weight, 1e-9)[:, None]
-
-    # Each region's counterpart in the references (position, area, shape): how sure we are
-    # that it exists there, whether it is flat there, and its fill, which joins the vote
-    # with weight MATCH_PRIOR x similarity (a tie-breaker when the network is undecided).
-    feats = features(seg, step)
-    if refs:
-        k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
-        offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
-        ref_code = np.concatenate([r.region_code for r in refs])[offsets[k_ref] + reg]
-        ref_two = np.concatenate([r.region_two for r in refs])[offsets[k_ref] + reg]
-    else:
-        sim, ref_code = np.ones(n + 1), np.full(n + 1, -1, np.int64)
-        ref_two = np.ones(n + 1, bool)
-    flat_ref = ref_code >= 0
-    # how well this frame's network fits the palette on regions that should be flat: the
-    # worse, the more the counterpart's fill counts (up to PRIOR_GAIN x)
-    typical = flat_ref & (weight > 0) & (feats.area >= MIN_AREA)
-    usual = float(np.median(fit[typical])) if typical[1:].any() else NETWORK_FIT
-    # the counterpart's fill as a palette index (pos), where it is a palette colour (known)
-    pos = np.zeros(n + 1, np.int64)
-    known = np.zeros(n + 1, bool)
-    if len(palette):
-        pal_codes = _codes(palette[None])[0]
-        pos = np.minimum(np.searchsorted(pal_codes, ref_code), len(palette) - 1)
-        known = flat_ref & (pal_codes[pos] == ref_code)
-    if len(palette) and MATCH_PRIOR > 0:
-        prior = np.zeros_like(share)
-        gain = float(np.clip(usual / FIT_LO, 1.0, PRIOR_GAIN))
-        prior[np.flatnonzero(known), pos[known]] = MATCH_PRIOR * gain * sim[known]
-        share = (share + prior) / (1 + prior.sum(1, keepdims=True))
-    order = np.argsort(-share, axis=1)[:, :3]
     rows = np.arange(n + 1)
-    s = [share[rows, order[:, k]] if order.shape[1] > k else np.zeros(n + 1)
-         for k in range(3)]
-    c1 = order[:, 0]
-    c2 = order[:, 1] if order.shape[1] > 1 else c1
+    feats = features(seg, step)
 
-    # Carry-over: static regions and (auto) static neighbourhoods.
+    # Carry-over: static regions (their key's fill) and, in auto, static neighbourhoods
+    # (the key's own pixels).
     filled = seg.filled()
     static_col = np.full(n + 1, -1, np.int64)
     carry = None
-    if mode != "network" and len(palette):
+    if mode != "network" and p:
         pal_codes = _codes(palette[None])[0]
         for k, r in enumerate(same):
             carry = _carry(seg, filled, mask, r, step, pal_codes, static_col, carry, k + 1,
                            pixels=mode == "auto", keep_lines=lines == "keep")
 
-    # Where each region's colour comes from, and the colour.
-    source = np.full(n + 1, FLAT, np.int8)
+    ev = evidence(seg, net, refs, feats, lut, step, net_scale, motion)
+    prob = probabilities(ev, weights or shipped_weights())
+    if mode != "auto" and p:  # flat: one palette colour per region, never the keys' pixels
+        prob = prob[:, :p] / np.maximum(prob[:, :p].sum(1, keepdims=True), 1e-12)
+    chosen = np.argmax(prob, 1) if p else np.full(n + 1, KEEP_CODE)
+    conf = prob[rows, chosen].astype(np.float32) if p else np.ones(n + 1, np.float32)
+    keep = chosen == p
     static = static_col >= 0
-    chosen = np.where(static, static_col, c1)
-    # auto: a region with a flat counterpart in the keys takes the counterpart's fill (the
-    # paint-bucket matcher's answer; letting a clear network vote overrule it measured no
-    # better); the network's vote decides the regions that have no counterpart, and whether
-    # it agrees sets the confidence
-    trust = np.zeros(n + 1, bool)
-    if mode == "auto":
-        trust = known & (sim >= TRUST_SIM) & ~static
-        chosen[trust] = pos[trust]
-    if mode == "auto":
-        off_model = (fit > max(NETWORK_FIT_ANY, FIT_ANY_FACTOR * usual)) | (
-            ~flat_ref & (fit > max(NETWORK_FIT, usual)))
-        source[off_model & ~static & ~trust] = NETWORK
-        # two-tone where the counterpart is two-tone too, or where there is no sure one
-        maybe_two = ref_two | (sim < 0.5)
-        source[(s[1] >= SPLIT_SHARE) & maybe_two & (source == FLAT) & ~static & ~trust] = SPLIT
-    elif mode == "network":
-        source[:] = NETWORK
-    source[static] = STATIC
-    if carry is not None:  # regions whose pixels all come from a reference: nothing to paint
+    chosen = np.where(static, static_col, np.where(keep, KEEP_CODE, chosen))
+    keep &= ~static
+    conf[static] = 1.0
+    if mode == "network":
+        keep[:] = True
+        chosen[:] = KEEP_CODE
+    chosen[0] = 0 if p else KEEP_CODE
+    keep_img = net
+    if motion is not None and motion.keys and mode == "auto":
+        keep_img = blend(motion.keys)[0]
+    out = _paint(seg, palette, chosen, keep_img)
+
+    source = np.where(static, STATIC, np.where(keep, KEEP, FLAT)).astype(np.int8)
+    if carry is not None:  # regions whose pixels all come from a reference
         lab_s, carry_s = filled[::step, ::step], carry[::step, ::step]
         done = np.bincount(lab_s[carry_s > 0], minlength=n + 1) >= 0.98 * np.bincount(
             lab_s.ravel(), minlength=n + 1)
         source[done & ~static & (rows > 0)] = CARRIED
-    source[0] = FLAT
-
-    out, source = _paint(seg, filled, net, lut, chosen, c2, source, mode, net_scale, carry)
-    if mode == "auto" and refs:  # a gradient or texture in the key: its mean colour
-        ref_mean = np.concatenate([r.region_mean for r in refs])[offsets[k_ref] + reg]
-        nonflat = ~flat_ref & (sim >= TRUST_SIM) & ~static & (rows > 0) & (source != CARRIED)
-        if nonflat.any():
-            px = seg.per_pixel(nonflat)
-            out[px] = ref_mean[filled[px]]
-    margin = np.where(source == SPLIT, s[0] + s[1] - s[2], s[0] - s[1])
-    # a trusted counterpart's fill is as sure as the network agrees with it
-    margin[trust] = (share[rows, chosen] - np.where(c1 == chosen, s[1], s[0]))[trust]
-    c_vote = np.clip(margin / VOTE_MARGIN, 0, 1)
-    c_fit = np.clip((FIT_HI - fit) / (FIT_HI - FIT_LO), 0, 1)
-    conf = (c_vote * c_fit * sim).astype(np.float32)
-    conf[weight <= 0] = 0.0
-    conf[static | (source == CARRIED)] = 1.0
-    conf[0] = 1.0
-
-    if carry is not None:
+        conf[source == CARRIED] = 1.0
         for k, r in enumerate(same):
             out = cv2.copyTo(r.rgb, (carry == k + 1).view(np.uint8), out)
+    conf[0] = 1.0
     if mode == "network" and np.asarray(network_rgb).dtype != np.uint8 and \
             np.asarray(network_rgb).shape[:2] == (h, w):
         rgb = np.clip(np.asarray(network_rgb, np.float32)[..., :3], 0, 1)  # exactly as given
@@ -319,22 +268,60 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         rgb = np.multiply(out, np.float32(1 / 255), dtype=np.float32)
     if mode != "network":
         ink = next((r.ink for r in refs if r.ink is not None), None)
-        per_pixel = (source == NETWORK) | (source == SPLIT)
-        _lines(rgb, seg, mask, line_pixels, lines, carry, ink, per_pixel)
+        _lines(rgb, seg, mask, line_pixels, lines, carry, ink, source == KEEP)
+        if mode == "auto" and motion is not None and motion.keys and lines == "keep":
+            _warp_lines(rgb, mask, motion, carry)
 
     cmap = seg.per_pixel(conf)
     if carry is not None:
         cmap[carry > 0] = 1.0
     judged = (feats.area >= MIN_AREA) & (rows > 0)
     score = float(conf[judged].mean()) if judged.any() else 1.0
-    names = {FLAT: "flat", SPLIT: "split", NETWORK: "network", STATIC: "static",
-             CARRIED: "carried"}
-    counts = np.bincount(source[1:].astype(np.int64), minlength=5)
-    sources = {names[k]: int(counts[k]) for k in range(5) if counts[k]}
+    counts = np.bincount(source[1:].astype(np.int64), minlength=len(SOURCE_NAMES))
+    sources = {name: int(c) for name, c in zip(SOURCE_NAMES, counts) if c}
     if carry is not None:
         sources["carried_px"] = int(np.count_nonzero(carry))
     return Composed(rgb, cmap, score, int(judged.sum()), int((conf[judged] < FLAGGED).sum()),
-                    sources)
+                    sources, (seg, ev) if keep_evidence else None)
+
+
+def evidence(seg: Segmentation, net: np.ndarray, refs: Sequence[RefCel],
+             feats: RegionFeatures, lut: PaletteLUT, step: int, net_scale: float | None,
+             motion: FrameMotion | None) -> Evidence:
+    """Everything that says which fill each region has (``decide``): the warped keys, the
+    tracked previous frame, the counterpart matcher and the network's vote."""
+    n, p = seg.n, max(len(lut.palette), 1)
+    shares = np.zeros((n + 1, len(EVIDENCE), p))
+    keep = np.zeros((n + 1, len(KEEP_FEATURES)))
+    keep[:, 0] = 1.0
+    if len(lut.palette):
+        votes, _, weight = _vote(seg, net, lut, step, net_scale)
+        shares[:, EVIDENCE.index("net")] = votes / np.maximum(weight, 1e-9)[:, None]
+    if refs and len(lut.palette):
+        k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
+        offsets = np.cumsum([0] + [r.seg.n + 1 for r in refs])
+        ref_code = np.concatenate([r.region_code for r in refs])[offsets[k_ref] + reg]
+        pal_codes = _codes(lut.palette[None])[0]
+        pos = np.minimum(np.searchsorted(pal_codes, ref_code), p - 1)
+        known = (ref_code >= 0) & (pal_codes[pos] == ref_code)
+        shares[np.flatnonzero(known), EVIDENCE.index("match"), pos[known]] = sim[known]
+        keep[:, KEEP_FEATURES.index("match_off")] = np.where(ref_code < 0, sim, 0.0)
+    if motion is not None and len(lut.palette):
+        if motion.keys:
+            total = np.sum([k.weight for k in motion.keys], axis=0)
+            for k in motion.keys:
+                v, off, second = image_votes(seg, to_u8(k.rgb), k.weight / total * k.valid,
+                                             lut, step)
+                shares[:, EVIDENCE.index("warp")] += v
+                keep[:, KEEP_FEATURES.index("warp_off")] += off
+                keep[:, KEEP_FEATURES.index("warp_second")] += second
+        if motion.track is not None:
+            t = motion.track
+            v, off, second = image_votes(seg, to_u8(t.rgb), t.valid, lut, step)
+            shares[:, EVIDENCE.index("track")] = v
+            keep[:, KEEP_FEATURES.index("track_off")] = off
+            keep[:, KEEP_FEATURES.index("track_second")] = second
+    return Evidence(shares, keep)
 
 
 def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
@@ -441,68 +428,28 @@ def _carry(seg: Segmentation, filled: np.ndarray, mask: np.ndarray, ref: RefCel,
     return carry
 
 
-_NET_CODE, _SPLIT_CODE = 255, 254  # code-map values of network and two-tone pixels
+KEEP_CODE = 255  # code-map value of pixels that take the keys' (or network's) own colours
 _DENSE_HIST = 1 << 22  # region pairs up to which the overlap histogram is a dense bincount
 
 
-def _paint(seg: Segmentation, filled: np.ndarray, net: np.ndarray, lut: PaletteLUT,
-           chosen: np.ndarray, second: np.ndarray, source: np.ndarray, mode: str,
-           net_scale: float | None, carry: np.ndarray | None = None
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 HxWx3 fills (ink pixels take their nearest region's fill for now; pixels
-    ``carry`` marks are left to the caller), and the sources with split candidates that
-    turned out one-tone set back to flat.
-
-    Every pixel gets a one-byte code (its palette colour, or "network", or "two-tone"),
-    turned into colour by a table lookup: whole-frame work is one gather and one LUT.
-    A two-tone candidate's pixels take its second colour where that is their nearest palette
-    colour, else its first; the choice is median filtered (the network's noise makes
-    speckles, a shadow or a highlight is a blob) and the region stays two-tone only if at
-    least ``SPLIT_KEEP`` of it keeps the second colour."""
-    source = source.copy()
-    palette = lut.palette
-    if mode == "network" or len(palette) == 0:
-        source[1:] = NETWORK
-        return net.copy(), source
-    if len(palette) >= _SPLIT_CODE:  # too many colours for a byte: a slower gather
-        return palette[np.clip(chosen, 0, len(palette) - 1)][filled], _no_split(source)
-    first = np.clip(chosen, 0, len(palette) - 1).astype(np.uint8)
-    table = first.copy()
-    table[source == NETWORK] = _NET_CODE
-    table[source == SPLIT] = _SPLIT_CODE
-    table[0] = first[0] = 0
-    code = seg.per_pixel(table)
-    if (source == SPLIT).any():
-        n = len(source)
-        todo = code == _SPLIT_CODE
-        if carry is not None:
-            todo &= carry == 0
-        sp = np.flatnonzero(todo)
-        reg = filled.ravel()[sp]
-        is_b = lut.index[lut.bins(net.reshape(-1, 3)[sp])] == second[reg]
-        use_b = np.zeros(filled.shape, np.uint8)
-        use_b.ravel()[sp[is_b]] = 255
-        # 5 x 5 median, twice when the network's pixels are more than 2 native px wide
-        for _ in range(1 if (net_scale or 1.0) <= 2 else 2):
-            use_b = cv2.medianBlur(use_b, 5)
-        pick = use_b.ravel()[sp] != 0
-        kept = np.bincount(reg[pick], minlength=n) >= SPLIT_KEEP * np.bincount(reg, minlength=n)
-        two = np.clip(second, 0, len(palette) - 1).astype(np.uint8)
-        code.ravel()[sp] = np.where(pick & kept[reg], two[reg], first[reg])
-        code[code == _SPLIT_CODE] = 0  # carried over: painted by the caller
-        source[(source == SPLIT) & ~kept] = FLAT
+def _paint(seg: Segmentation, palette: np.ndarray, chosen: np.ndarray,
+           keep_img: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 fills: each region its palette colour (``chosen``), or ``keep_img``'s own
+    pixels where ``chosen`` is ``KEEP_CODE`` (ink pixels take their nearest region's fill
+    for now). Every pixel gets a one-byte code turned into colour by one table lookup."""
+    if len(palette) >= KEEP_CODE:  # too many colours for a byte: a slower gather
+        table = np.vstack([palette, np.zeros((1, 3), np.uint8)])
+        out = table[np.minimum(chosen, len(palette))][seg.filled()]
+        keep = seg.per_pixel(chosen == KEEP_CODE).astype(bool)
+        out[keep] = keep_img[keep]
+        return out
+    code = seg.per_pixel(chosen.astype(np.uint8))
     colours = np.zeros((256, 1, 3), np.uint8)
     colours[: len(palette), 0] = palette
     out = cv2.LUT(cv2.merge([code, code, code]), colours)
-    if (source == NETWORK).any():
-        out = cv2.copyTo(net, cv2.compare(code, _NET_CODE, cv2.CMP_EQ), out)
-    return out, source
-
-
-def _no_split(source: np.ndarray) -> np.ndarray:
-    source = source.copy()
-    source[source == SPLIT] = FLAT
-    return source
+    if (chosen == KEEP_CODE).any():
+        out = cv2.copyTo(keep_img, cv2.compare(code, KEEP_CODE, cv2.CMP_EQ), out)
+    return out
 
 
 def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
@@ -536,6 +483,26 @@ def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
     if painted_ink is not None:
         ink[_neutral(ink)] = painted_ink
     flat[pix] = ink * alpha + under(alpha[:, 0] < 0.999) * (1 - alpha)
+
+
+def _warp_lines(rgb: np.ndarray, mask: np.ndarray, motion: FrameMotion,
+                carry: np.ndarray | None) -> None:
+    """Warp-first on the lines, in place: where the keys' warp holds, a line and its
+    anti-aliased rim take the keys' own painted pixels (the colour they painted the ink, the
+    fill's blend into it), weighted by how far the warp holds; drawn again from the line art
+    only where no key's warp does. Fills stay the decision's palette colours."""
+    rim = cv2.dilate((mask > FRINGE).view(np.uint8) if mask.dtype == bool else
+                     (mask > FRINGE).astype(np.uint8), np.ones((3, 3), np.uint8))
+    if carry is not None:
+        rim[carry > 0] = 0
+    pix = np.flatnonzero(rim.ravel())
+    if not len(pix):
+        return
+    warped, valid = blend(motion.keys)
+    v = valid.ravel()[pix][:, None]
+    flat = rgb.reshape(-1, 3)
+    keys = warped.reshape(-1, 3)[pix].astype(np.float32) / 255  # RefCel pixels are uint8
+    flat[pix] = v * keys + (1 - v) * flat[pix]
 
 
 def _neutral(ink: np.ndarray) -> np.ndarray:

@@ -19,11 +19,13 @@ import numpy as np
 from ..card import resolve
 from ..compose import DEFAULT_MODE, LINE_MODES, MODES, RefCel, compose, prepare_reference
 from ..compose.cache import file_digest
+from ..compose.palette import to_u8
 from ..compose.review import region_note
 from ..errors import InkpaintError
 from ..frames import format_frames
 from ..imageio import read_color, read_image
 from ..inputs import from_net, line_planes, to_net
+from ..motion import FrameMotion, Guide, guide, temporal_weights, warp_key
 from ..preprocess import Fit, fit, line_art, unfit
 from .backends import Backend, make_backend
 from .plan import Reference, Window, plan_windows, select_refs, validate_refs
@@ -41,6 +43,9 @@ class ColoredFrame:
     confidence: np.ndarray | None = None
     score: float | None = None
     note: str = ""
+    # the composition's (segmentation, evidence), with ``Colorizer.keep_evidence`` set: what
+    # ``core.eval.fit_decision`` fits the region decision on
+    detail: tuple | None = None
 
 
 Progress = Callable[[int, int], None]  # (frames done, frames total)
@@ -68,6 +73,7 @@ class Colorizer:
                                 f"of {', '.join(LINE_MODES)}")
         self.compose, self.lines = compose, lines
         self._inspected: dict[tuple[str, int, int], tuple[tuple[int, int], str]] = {}
+        self.keep_evidence = False
         # What shapes every output frame besides its input files (``sources``): the key a
         # re-run compares to tell whether a written frame is still what it would render.
         self.settings = {"weights": file_digest(resolve(model)), "backend": backend,
@@ -96,6 +102,8 @@ class Colorizer:
         done, want = 0, set(wanted)
         for w in windows:
             for cf in run.window(w, refs, want):
+                if cf.frame not in want:
+                    continue  # composed only as the memory of the frames after it
                 while pending and pending[0] < cf.frame:
                     f = pending.pop(0)
                     yield run.passthrough(f, ref_at[f], "reference", True)
@@ -121,6 +129,7 @@ class Colorizer:
         digests: dict[Path, str] = {}
         self._preflight(lineart, refs, windows, wanted, digests)
         window_of = {f: w for w in windows for f in w.targets}
+        segment_of = {f: (w.left, w.right) for w in windows for f in w.targets}
 
         def art(r: Reference) -> Path:
             return r.lineart or lineart[r.frame]
@@ -138,6 +147,9 @@ class Colorizer:
                 files += painted([held])
             else:
                 files += painted(_nearest_first(f, select_refs(f, refs, self.k)))
+                # shot memory: each frame is coloured with the one before it in view
+                files += [lineart[g] for g in sorted(segment_of) if g < f and
+                          segment_of[g] == segment_of[f]]
                 if self.temporal:
                     w = window_of[f]
                     ends = {r.frame: r for r in (w.left, w.right) if r is not None}
@@ -155,8 +167,18 @@ class Colorizer:
             raise InkpaintError("the line-art sequence is empty")
         wanted = sorted(set(frames)) if frames is not None else list(range(shot[0], shot[-1] + 1))
         validate_refs(refs, shot)
-        windows = [w for w in plan_windows(shot, refs, self.cfg.temporal.window)
-                   if set(w.targets) & set(wanted)]
+        # every window of a segment that holds a wanted frame, from the segment's start up to
+        # its last wanted frame: each frame is coloured with the one before it in view (shot
+        # memory), so a range starts where its segment starts and any range is exactly what
+        # a full run gives
+        windows = plan_windows(shot, refs, self.cfg.temporal.window)
+        last: dict[tuple, int] = {}
+        for w in windows:
+            hit = [f for f in w.targets if f in set(wanted)]
+            if hit:
+                last[(w.left, w.right)] = max(last.get((w.left, w.right), hit[-1]), hit[-1])
+        windows = [w for w in windows if (w.left, w.right) in last and
+                   w.targets[0] <= last[(w.left, w.right)]]
         return wanted, windows
 
     # ---- checks before any output -----------------------------------------------------------
@@ -220,6 +242,9 @@ class _Run:
         self.prepared = lru_cache(maxsize=16)(self._prepare_ref)
         self.ref_digests: dict[Reference, str] = {}
         self.cels = lru_cache(maxsize=8)(self._cel)
+        self.key_guides = lru_cache(maxsize=8)(self._key_guide)
+        # the last frame coloured in the current segment: (segment, guide, uint8 RGB)
+        self.memory: tuple[tuple, Guide, np.ndarray] | None = None
 
     def planes(self, path: Path) -> _Lineart:
         """A line-art file read once: its network planes, letterboxed like the shot, a digest
@@ -228,14 +253,36 @@ class _Run:
         pixels = read_image(path).pixels
         line, mask = line_art(pixels)
         return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
-                        _digest(pixels), pixels, mask)
+                        _digest(pixels), pixels, mask, guide(mask))
+
+    def _key_guide(self, ref: Reference) -> Guide:
+        return guide(self.cels(ref).mask)
+
+    def motion(self, frame: int, art: _Lineart, chosen: Sequence[Reference],
+               segment: tuple) -> FrameMotion | None:
+        """The frame's timed keys of its own size warped onto it, and the previous frame of
+        its segment (the shot memory) warped onto it."""
+        keys = [r for r in chosen if r.frame is not None and self.cels(r).shape == self.shape]
+        if not keys:
+            return None
+        tw = temporal_weights(frame, [r.frame for r in keys])
+        warped = [warp_key(art.guide, self.key_guides(r), self.cels(r).rgb, w)
+                  for r, w in zip(keys, tw)]
+        track = None
+        if self.memory is not None and self.memory[0] == segment:
+            _, g, rgb = self.memory
+            track = warp_key(art.guide, g, rgb, 1.0)
+        return FrameMotion(warped, track)
+
+    def remember(self, segment: tuple, art: _Lineart, rgb: np.ndarray) -> None:
+        self.memory = (segment, art.guide, to_u8(rgb))
 
     def _cel(self, ref: Reference) -> RefCel:
         rgb, _ = read_color(ref.color)
         return prepare_reference(rgb, read_image(ref.lineart or self.lineart[ref.frame]).pixels)
 
     def finish(self, frame: int, net: np.ndarray, art: _Lineart,
-               refs: Sequence[Reference]) -> ColoredFrame:
+               refs: Sequence[Reference], segment: tuple) -> ColoredFrame:
         """The network's colours at native size, composed with the references' fills and
         the frame's own lines (``core.compose``), nearest reference first."""
         o = self.owner
@@ -244,8 +291,12 @@ class _Run:
             return ColoredFrame(frame, rgb, False)
         chosen = _nearest_first(frame, select_refs(frame, refs, o.k))
         c = compose(art.pixels, rgb, [self.cels(r) for r in chosen], mode=o.compose,
-                    lines=o.lines, mask=art.mask, net_scale=max(self.shape) / o.size)
-        return ColoredFrame(frame, c.rgb, False, c.confidence, c.score, region_note(c))
+                    lines=o.lines, mask=art.mask, net_scale=max(self.shape) / o.size,
+                    motion=self.motion(frame, art, chosen, segment),
+                    keep_evidence=o.keep_evidence)
+        self.remember(segment, art, c.rgb)
+        return ColoredFrame(frame, c.rgb, False, c.confidence, c.score, region_note(c),
+                            c.detail)
 
     def held_cel(self, frame: int, digest: str, refs: Sequence[Reference]) -> Reference | None:
         """The reference this frame holds (``_held``), its line art read once per run."""
@@ -307,10 +358,14 @@ class _Run:
             refined = o.backend.temporal(lines, cols, np.array([f in ends for f in order]))
             colours = {f: c for f, c in zip(order, refined) if f not in ends}
         out = []
-        for f in (f for f in w.targets if f in wanted):
+        segment = (w.left, w.right)
+        for f in w.targets:  # all of them: the frames after a wanted one remember it
             held = self.held_cel(f, read[f].digest, refs)
-            out.append(self.finish(f, colours[f], read[f], refs) if held is None else
-                       self.passthrough(f, held, f"held cel of {_name(held)}", False))
+            if held is None:
+                out.append(self.finish(f, colours[f], read[f], refs, segment))
+            else:
+                out.append(self.passthrough(f, held, f"held cel of {_name(held)}", False))
+                self.remember(segment, read[f], out[-1].rgb)
         return out
 
 
@@ -320,6 +375,7 @@ class _Lineart:
     digest: str
     pixels: np.ndarray  # as read, native size
     mask: np.ndarray  # native line coverage
+    guide: Guide  # for optical flow (``core.motion``)
 
 
 def _digest(pixels: np.ndarray) -> str:

@@ -88,6 +88,7 @@ class Job:
     k: int = 2
     compose: str = DEFAULT_MODE
     matcher: bool = False  # the network-free region matcher (with model None)
+    warp: bool = False  # the optical-flow warp of the keys (with model None)
 
 
 # ---------------------------------------------------------------- protocol pieces
@@ -150,6 +151,15 @@ def frame_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray,
     return out
 
 
+def flicker(prev: np.ndarray, cur: np.ndarray, true_prev: np.ndarray,
+            true_cur: np.ndarray) -> float:
+    """Temporal flicker between two consecutive in-betweens: the mean of
+    |(out_t - out_t-1) - (gt_t - gt_t-1)| (0 to 1 per channel). Change the truth has is not
+    flicker; change it lacks is."""
+    d = (np.asarray(cur, np.float64) - prev) - (np.asarray(true_cur, np.float64) - true_prev)
+    return float(np.mean(np.abs(d)))
+
+
 def frechet_distance_lowrank(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """The Fréchet distance of ``metrics.frechet_distance``, computed exactly in the sample
     space: with centred, scaled features A and B (covariances A'A and B'B),
@@ -174,6 +184,7 @@ class Scores:
     frames: list[dict[str, float]] = field(default_factory=list)
     real: list[np.ndarray] = field(default_factory=list)
     fake: list[np.ndarray] = field(default_factory=list)
+    flicker: list[float] = field(default_factory=list)  # per consecutive in-between pair
     clips: int = 0
 
     def summary(self) -> dict[str, float | int | None]:
@@ -189,7 +200,9 @@ class Scores:
                 fid = frechet_distance_lowrank(real, fake)
         return {"mse": mean("mse"), "psnr": mean("psnr"), "ssim": mean("ssim"), "fid": fid,
                 "moving_psnr": mean("moving_psnr"), "region_acc": mean("region_acc"),
-                "pixel_acc": mean("pixel_acc"), "clips": self.clips,
+                "pixel_acc": mean("pixel_acc"),
+                "flicker": float(np.mean(self.flicker)) if self.flicker else None,
+                "clips": self.clips,
                 "frames": len(self.frames),
                 "moving_frames": int(sum(math.isfinite(f["moving_psnr"]) for f in self.frames)),
                 "fid_images": int(sum(len(f) for f in self.fake))}
@@ -262,8 +275,8 @@ def _plan(src: _Source, opts: Options) -> _SetPlan:
         lst = jobs.setdefault(frames, [])
         lst.extend(j for j in new if j not in lst)
 
-    def pair(refs: tuple[int, ...], k: int = 2) -> tuple[Job, Job]:
-        return Job(refs, opts.model, True, k), Job(refs)
+    def pair(refs: tuple[int, ...], k: int = 2) -> tuple[Job, Job, Job]:
+        return Job(refs, opts.model, True, k), Job(refs), Job(refs, warp=True)
 
     protocols: dict[int, str | None] = {}
     for frames in opts.protocols:
@@ -336,8 +349,9 @@ class Runner:
             lineart, color = shot.write(root, colours=sorted({r for j in jobs for r in j.refs}))
             for job in jobs:
                 targets = [f for f in range(length) if f not in job.refs]
-                if job.matcher:
-                    preds = self.matcher(shot, job.refs, targets)
+                if job.matcher or job.warp:
+                    preds = (self.matcher if job.matcher else self.warped)(shot, job.refs,
+                                                                            targets)
                     fake = self.features(np.stack([preds[f] for f in targets]))
                 elif job.model is None:
                     src = [nearest_reference(f, job.refs) for f in targets]
@@ -361,10 +375,29 @@ class Runner:
                     mask = moving_mask(true[f], [true[r] for r in bracketing(f, job.refs)])
                     s.frames.append(frame_metrics(preds[f], true[f], mask, shot.lines[f],
                                                   shot.palette))
+                s.flicker += [flicker(preds[f - 1], preds[f], true[f - 1], true[f])
+                              for f in targets if f - 1 in preds]
                 if feats is not None:
                     s.real.append(feats[targets])
                     s.fake.append(fake)
 
+
+    @staticmethod
+    def warped(shot: Shot, refs: tuple[int, ...], targets: list[int]
+               ) -> dict[int, np.ndarray]:
+        """The flow-warp anchor's frames (``core.motion.warp_anchor``): the bracketing keys
+        warped onto each in-between by DIS flow on line-art guides and blended per pixel by
+        warp validity and temporal distance; no regions, no network. 8-bit."""
+        from ..motion import guide, warp_anchor
+        from .regions import line_mask
+
+        guides = {f: guide(line_mask(shot.lines[f])) for f in range(len(shot.lines))}
+        out = {}
+        for f in targets:
+            keys = [(guides[r], shot.color[r].astype(np.float32) / 255, r)
+                    for r in bracketing(f, refs)]
+            out[f] = np.round(np.clip(warp_anchor(guides[f], keys, f), 0, 1) * 255) / 255
+        return out
 
     @staticmethod
     def matcher(shot: Shot, refs: tuple[int, ...], targets: list[int]
@@ -519,6 +552,7 @@ def _set_report(name: str, src: _Source, plan: _SetPlan,
             "refs": list(refs),
             "inkpaint": row(frames, Job(refs, opts.model)),
             "copy_nearest": row(frames, Job(refs)),
+            "flow_warp": row(frames, Job(refs, warp=True)),
         }
     if opts.compose_table and plan.protocols.get(ABLATION_FRAMES, "") is None:
         refs = (0, ABLATION_FRAMES - 1)
@@ -535,7 +569,8 @@ def _set_report(name: str, src: _Source, plan: _SetPlan,
         out["k_table"] = {"frames": kf, "rows": [
             {"k": k, "refs": list(reference_frames(k, kf)),
              "inkpaint": row(kf, Job(reference_frames(k, kf), opts.model, True, k)),
-             "copy_nearest": row(kf, Job(reference_frames(k, kf)))}
+             "copy_nearest": row(kf, Job(reference_frames(k, kf))),
+             "flow_warp": row(kf, Job(reference_frames(k, kf), warp=True))}
             for k in K_VALUES if k < kf]}
     if opts.ablations is not None:
         refs = (0, ABLATION_FRAMES - 1)

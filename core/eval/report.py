@@ -20,9 +20,11 @@ from pathlib import Path
 from ..errors import InkpaintError
 from .evaluate import MOVING_THRESHOLD, PSNR_CAP
 
-COLUMNS = ("MSE↓", "PSNR↑", "SSIM↑", "FID↓", "moving-PSNR↑", "region acc↑", "pixel acc↑")
+COLUMNS = ("MSE↓", "PSNR↑", "SSIM↑", "FID↓", "moving-PSNR↑", "region acc↑", "pixel acc↑",
+           "flicker↓")
 _FORMATS = {"mse": "{:.4f}", "psnr": "{:.2f}", "ssim": "{:.3f}", "fid": "{:.1f}",
-            "moving_psnr": "{:.2f}", "region_acc": "{:.3f}", "pixel_acc": "{:.3f}"}
+            "moving_psnr": "{:.2f}", "region_acc": "{:.3f}", "pixel_acc": "{:.3f}",
+            "flicker": "{:.4f}"}
 
 
 def _cells(m: dict) -> list[str]:
@@ -75,6 +77,11 @@ def markdown(report: dict, name: str) -> str:
            "of its mean.",
            "- Copy nearest reference: each in-between is the colour frame of the temporally "
            "nearest reference (ties to the earlier one), scored the same way in the same run.",
+           "- Flow warp of the keys: the bracketing keys warped onto each in-between by DIS "
+           "optical flow on line-art guides, blended per pixel by warp validity and temporal "
+           "distance (`core/motion`); no regions, no network.",
+           "- flicker: mean of |(out_t − out_t−1) − (gt_t − gt_t−1)| over consecutive "
+           "in-betweens (0–1 per channel).",
            "- region acc: share of the true frame's flat regions (one palette colour, away "
            "from the lines) whose output equals the fill within 3/255 on 90 % of their "
            "pixels, each region counted once; pixel acc: share of the pixels away from the "
@@ -106,7 +113,9 @@ def markdown(report: dict, name: str) -> str:
             out += [_counts(p["inkpaint"], fid), ""]
             out += _table(["Method", *COLUMNS], [[model_label, *_cells(p["inkpaint"])],
                                                  ["Copy nearest reference",
-                                                  *_cells(p["copy_nearest"])]])
+                                                  *_cells(p["copy_nearest"])],
+                                                 ["Flow warp of the keys",
+                                                  *_cells(p["flow_warp"])]])
         if "compose_table" in data:
             ct = data["compose_table"]
             out += [f"### Composition modes and baselines (issue 8), clips of {ct['frames']}",
@@ -125,6 +134,8 @@ def markdown(report: dict, name: str) -> str:
                 rows.append([str(r["k"]), refs, "Inkpaint", *_cells(m), str(m["frames"])])
                 rows.append([str(r["k"]), refs, "Copy nearest", *_cells(r["copy_nearest"]),
                              str(r["copy_nearest"]["frames"])])
+                rows.append([str(r["k"]), refs, "Flow warp", *_cells(r["flow_warp"]),
+                             str(r["flow_warp"]["frames"])])
             out += _table(["K", "Refs", "Method", *COLUMNS, "Frames"], rows)
         if "ablation" in data:
             ab = data["ablation"]

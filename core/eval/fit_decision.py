@@ -1,0 +1,183 @@
+"""Fit the composition's region decision (``core.compose.decide``) on shots whose region
+colours are known, and write ``core/compose/decision.yaml``.
+
+Every in-between of each training shot goes through the real ``Colorizer`` (the product
+path: network, motion, composition) with its evidence kept. Each region of the in-between
+whose true fill is known becomes one sample: the region's evidence and the right candidate,
+a palette colour of the keys (the region is one colour in the truth) or ``KEEP`` (it is
+not: shading, a gradient, a painted background). Regions whose true colour is in none of
+the keys cannot be right by any choice and are left out.
+
+The weights maximise the likelihood of the right candidates (multinomial logit, L2 penalty,
+Adam). Procedural shots use training seeds (below ``EVAL_SEED_BASE``), drawings the
+``train`` split, so the evaluation's held-out shots never shape the decision.
+
+    python -m core.eval.fit_decision --shots 24 --drawings 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..compose.decide import EVIDENCE, KEEP_FEATURES, Evidence, Weights, shipped_weights
+from ..compose.match import MIN_AREA
+from ..compose.palette import extract_palette, merge_palettes
+from ..data.procedural import Shot, render_shot
+from ..engine.colorizer import Colorizer
+from ..engine.plan import Reference
+from ..imageio import atomic_write
+from ..progress import Progress
+
+AGREE = 0.9  # share of a region's pixels that must be one palette colour to call it a fill
+TOL = 3  # 8-bit: equal within rounding and light compression
+RIM = 2.0  # px from the lines: the anti-aliased rim is neither fill nor line
+L2 = 1e-3  # keeps weights finite where a feature separates the samples perfectly
+
+
+def samples(shot: Shot, colorizer: Colorizer) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """(shares [E, P], keep features [F], right candidate) per judged region of every
+    in-between of ``shot`` (keys: its first and last frames)."""
+    last = len(shot.color) - 1
+    with tempfile.TemporaryDirectory(prefix="inkpaint-fit-") as tmp:
+        lineart, color = shot.write(Path(tmp), colours=[0, last])
+        refs = [Reference(color[0], 0), Reference(color[last], last)]
+        for cf in colorizer.colorize(lineart, refs):
+            if cf.detail is None:
+                continue  # a key or a held cel: nothing was decided
+            seg, ev = cf.detail
+            palette = merge_palettes([_fills(shot.color[0]), _fills(shot.color[last])])
+            yield from _region_samples(seg, ev, shot.color[cf.frame], palette)
+
+
+def _fills(rgb: np.ndarray) -> np.ndarray:
+    return extract_palette(rgb)
+
+
+def _region_samples(seg, ev: Evidence, true: np.ndarray, palette: np.ndarray
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    inner = (seg.labels > 0) & (seg.dist >= RIM)
+    lab = seg.labels[inner]
+    px = true[inner].astype(np.int16)
+    p = ev.shares.shape[2]
+    if len(palette) != p:
+        return  # the composition's palette differs from the keys' (cannot label)
+    d = np.abs(px[:, None, :] - palette[None].astype(np.int16)).max(2)  # [N, P]
+    nearest = np.argmin(d, 1)
+    exact = d[np.arange(len(d)), nearest] <= TOL
+    area = np.bincount(lab, minlength=seg.n + 1)
+    hits = np.zeros((seg.n + 1, p), np.int64)
+    np.add.at(hits, (lab[exact], nearest[exact]), 1)
+    for r in range(1, seg.n + 1):
+        if area[r] < MIN_AREA:
+            continue
+        best = int(np.argmax(hits[r]))
+        if hits[r, best] >= AGREE * area[r]:
+            yield ev.shares[r], ev.keep[r], best
+        elif hits[r].sum() < 0.5 * area[r]:  # mostly off the palette: shading, a gradient
+            yield ev.shares[r], ev.keep[r], p
+
+
+def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
+        steps: int = 1500, lr: float = 0.05) -> tuple[Weights, dict]:
+    """Maximum-likelihood weights of the multinomial logit (Adam on the mean negative
+    log-likelihood plus ``L2``)."""
+    pmax = max(s.shape[1] for s, _, _ in data)
+    n, e, f = len(data), len(EVIDENCE), len(KEEP_FEATURES)
+    shares = np.zeros((n, e, pmax + 1))
+    valid = np.zeros((n, pmax + 1), bool)
+    keep = np.zeros((n, f))
+    y = np.zeros(n, np.int64)
+    for i, (s, k, c) in enumerate(data):
+        p = s.shape[1]
+        shares[i, :, :p] = s
+        valid[i, :p] = True
+        valid[i, pmax] = True
+        keep[i] = k
+        y[i] = pmax if c == p else c
+    theta = np.concatenate([start.colour, start.keep])
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+
+    def forward(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = np.einsum("nep,e->np", shares, t[:e])
+        z[:, pmax] = keep @ t[e:]
+        z = np.where(valid, z, -np.inf)
+        z -= z.max(1, keepdims=True)
+        prob = np.exp(z)
+        return prob / prob.sum(1, keepdims=True), z
+
+    for it in range(1, steps + 1):
+        prob, _ = forward(theta)
+        g = prob.copy()
+        g[np.arange(n), y] -= 1  # d(-log p_y)/dz
+        grad = np.concatenate([np.einsum("np,nep->e", g, shares),
+                               keep.T @ g[:, pmax]]) / n + 2 * L2 * theta
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad ** 2
+        theta -= lr * (m / (1 - 0.9 ** it)) / (np.sqrt(v / (1 - 0.999 ** it)) + 1e-8)
+    prob, _ = forward(theta)
+    chosen = np.argmax(prob, 1)
+    conf = prob[np.arange(n), chosen]
+    right = chosen == y
+    sure = conf >= 0.5
+    stats = {"regions": n, "keep_regions": int((y == pmax).sum()),
+             "accuracy": round(float(right.mean()), 4),
+             "nll": round(float(-np.log(prob[np.arange(n), y] + 1e-12).mean()), 4),
+             "right_when_conf_ge_0.5": round(float(right[sure].mean()), 4) if sure.any() else None,
+             "share_conf_ge_0.5": round(float(sure.mean()), 4),
+             "right_when_conf_lt_0.5": round(float(right[~sure].mean()), 4)
+             if (~sure).any() else None}
+    return Weights(theta[:e], theta[e:]), stats
+
+
+def shots(procedural: int, drawings: int, frames: int, size: int) -> Iterator[Shot]:
+    for i in range(procedural):
+        yield render_shot(7_000 + i, frames=frames, size=size)
+    if drawings:
+        from ..data.drawings import render_drawing_shot
+        for i in range(drawings):
+            yield render_drawing_shot(7_000 + i, frames=frames, size=size, split="train")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m core.eval.fit_decision", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shots", type=int, default=24, help="procedural training shots")
+    ap.add_argument("--drawings", type=int, default=12, help="clip-art training shots")
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--model", default="lite")
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parents[1] / "compose" / "decision.yaml")
+    a = ap.parse_args(argv)
+    colorizer = Colorizer(a.model, size=a.size)
+    colorizer.keep_evidence = True
+    data: list = []
+    total = a.shots + a.drawings
+    bar = Progress(total, "fit-decision")
+    for i, shot in enumerate(shots(a.shots, a.drawings, a.frames, a.size)):
+        data += list(samples(shot, colorizer))
+        bar.step(f"shot {i + 1}, {len(data)} regions")
+    bar.close()
+    weights, stats = fit(data, shipped_weights())
+    doc = {"fitted": {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                      "command": "python -m core.eval.fit_decision " + " ".join(argv or []),
+                      "procedural_shots": a.shots, "drawing_shots": a.drawings,
+                      "frames": a.frames, "size": a.size, "model": a.model, **stats},
+           "weights": weights.to_dict()}
+    head = ("# The composition's region decision (core/compose/decide.py): a multinomial logit\n"
+            "# over the candidate fills, fitted by core/eval/fit_decision.py on training shots\n"
+            "# whose region colours are known. Do not edit by hand: re-fit.\n")
+    atomic_write(a.out, (head + yaml.safe_dump(doc, sort_keys=False)).encode())
+    print(yaml.safe_dump(doc, sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Dense correspondence between line-art frames: where each pixel of one drawing is in another.
+
+Line art is a poor input for optical flow as it is: thin lines on flat paper, so almost every
+pixel is textureless and the flow there is a guess. The *guide* image gives every paper pixel
+a gradient: the line image blended with its distance field (the same distance fields the
+network reads, paper sec. 3.1), so a pixel between two lines is matched by its distances to
+both. OpenCV's DIS (Kroeger et al. 2016) runs on the guides at a bounded working size (flow
+is smooth at the scale of a region, and 1080p flow at full size costs ~10x for nothing), and
+the flow is scaled back to native size.
+
+A forward-backward check (Sundaram et al. 2010) says where the flow can be trusted: following
+the flow from A to B and then B's flow back must return to the start. Occluded and
+disoccluded pixels, and pixels whose match was a guess, fail it.
+
+Conventions: ``flow(a, b)`` is the field ``F`` with ``a(x) ~ b(x + F(x))``, so
+``warp(image_b, F)`` brings ``b``'s pixels onto ``a``'s grid (backward warping: every target
+pixel gets exactly one value, no holes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..preprocess import distance_field
+
+# Flow is computed with the long side at most this many px: DIS cost grows with the pixel
+# count while animation motion is smooth over regions tens of px wide; 512 keeps a 1080p
+# frame's flows at ~30 ms each on one core.
+FLOW_SIDE = 512
+# Distance-field range in px at the flow size: about a region's half-width at 512 px, so the
+# guide varies across a region instead of saturating (a saturated guide is flat again).
+GUIDE_RANGE = 24.0
+# Sundaram et al.'s forward-backward bound: |F + B|^2 < FB_REL (|F|^2 + |B|^2) + FB_ABS
+# (in flow-size px^2). Their published values; the relative term lets fast motion be off by
+# a few percent of its length.
+FB_REL, FB_ABS = 0.01, 0.5
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A line-art frame prepared for flow: the guide image at flow size and the scale to
+    native size."""
+
+    image: np.ndarray  # uint8 h x w
+    native: tuple[int, int]  # H, W of the line art
+
+    @property
+    def scale(self) -> float:
+        return self.native[1] / self.image.shape[1]
+
+
+def guide(mask: np.ndarray) -> Guide:
+    """The flow guide of a line mask (``line_art(pixels)[1]``, 1 = line) at native size."""
+    mask = np.asarray(mask, np.float32)
+    h, w = mask.shape
+    s = min(1.0, FLOW_SIDE / max(h, w))
+    small = mask if s == 1.0 else cv2.resize(mask, (max(1, round(w * s)), max(1, round(h * s))),
+                                             interpolation=cv2.INTER_AREA)
+    dist = distance_field(small, GUIDE_RANGE)
+    img = 0.5 * (1.0 - small) + 0.5 * dist
+    return Guide(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8), (h, w))
+
+
+_DIS = None
+
+
+def _dis() -> cv2.DISOpticalFlow:
+    global _DIS
+    if _DIS is None:
+        # MEDIUM: the preset that resolves motions of tens of px at 512 px (FAST's coarser
+        # patch search loses limbs that move more than their width)
+        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return _DIS
+
+
+def flow(a: Guide, b: Guide) -> np.ndarray:
+    """The flow field from ``a`` to ``b`` at flow size (float32 h x w x 2, flow-size px)."""
+    if a.image.shape != b.image.shape:
+        raise ValueError(f"guides differ in size: {a.image.shape} vs {b.image.shape}")
+    return _dis().calc(a.image, b.image, None)
+
+
+def warp(image: np.ndarray, f: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """``image`` (of the frame ``f`` points into) resampled onto the grid ``f`` starts from.
+
+    ``f`` may be at flow size and ``image`` at native size: the flow is resized and scaled
+    to the image. Bilinear, so an exactly zero flow returns the image bit for bit."""
+    h, w = image.shape[:2]
+    f = native_flow(f, (h, w))
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, gx + f[..., 0], gy + f[..., 1], cv2.INTER_LINEAR,
+                     borderMode=border)
+
+
+def native_flow(f: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """A flow field resized to ``hw`` with its vectors scaled to match."""
+    if f.shape[:2] == hw:
+        return f
+    sy, sx = hw[0] / f.shape[0], hw[1] / f.shape[1]
+    out = cv2.resize(f, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
+    out[..., 0] *= sx
+    out[..., 1] *= sy
+    return out
+
+
+def consistency(fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
+    """Per-pixel validity of ``fwd`` (a -> b) given ``bwd`` (b -> a), both at flow size:
+    float32 in [0, 1], 1 where the round trip returns within Sundaram's bound, falling off
+    smoothly to 0 at twice the bound (a hard cut makes speckled masks)."""
+    back = warp(bwd, fwd)
+    err = np.sum((fwd + back) ** 2, axis=2)
+    bound = FB_REL * (np.sum(fwd ** 2, axis=2) + np.sum(back ** 2, axis=2)) + FB_ABS
+    return np.clip(2.0 - err / bound, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class Motion:
+    """The flow from a frame to another and how far it can be trusted, at flow size."""
+
+    flow: np.ndarray  # h x w x 2
+    valid: np.ndarray  # h x w in [0, 1]
+
+    def warp(self, image: np.ndarray) -> np.ndarray:
+        return warp(image, self.flow)
+
+    def validity(self, hw: tuple[int, int]) -> np.ndarray:
+        """Validity at size ``hw`` (native)."""
+        if self.valid.shape == hw:
+            return self.valid
+        return cv2.resize(self.valid, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def motion(a: Guide, b: Guide) -> Motion:
+    """Where ``a``'s pixels are in ``b``, checked both ways."""
+    fwd = flow(a, b)
+    return Motion(fwd, consistency(fwd, flow(b, a)))
