@@ -73,10 +73,17 @@ def cmd_demo(_: argparse.Namespace) -> None:
 # Real Blender for the add-on tests: the bpy wheels (Python 3.11 only), each in its own venv
 # because bpy needs numpy<2; beside it what the extension carries (WHEEL_REQUIREMENTS).
 BPY_VENVS = {".venv-bpy50": "bpy==5.0.1", ".venv-bpy45": "bpy==4.5.15"}
-# Data the tests use from Debian (clip-art drawings) and PyPI (the Kenney sprites inside the
-# arcade wheel, installed without arcade's own dependencies: only its PNGs are read).
-APT_PACKAGES = ["openclipart-svg", "libcairo2"]
+# Data the tests and the evaluation use from Debian (clip-art drawings; Synfig's renderer and
+# its example animations), PyPI (the Kenney sprites inside the arcade wheel, installed without
+# arcade's own dependencies: only its PNGs are read) and npm (the OpenMoji SVGs, into a
+# git-ignored .npm folder; the version the openmoji set is made of, core/data/openmoji.py).
+APT_PACKAGES = {"openclipart-svg": Path("/usr/share/openclipart/svg"),
+                "libcairo2": None,
+                "synfig": None,
+                "synfig-examples": Path("/usr/share/doc/synfig-examples/examples/eye.sif")}
 SPRITES = "arcade==3.3.3"
+OPENMOJI = "openmoji@17.0.0"
+NPM_PREFIX = ROOT / ".npm"
 
 
 def ensure_bpy_venv(name: str, bpy: str) -> Path:
@@ -88,19 +95,38 @@ def ensure_bpy_venv(name: str, bpy: str) -> Path:
 
 
 def ensure_system_packages() -> None:
-    """Debian packages for the drawings tests, when this machine can install them."""
-    if Path("/usr/share/openclipart/svg").is_dir():
+    """Debian packages for the drawings and synfig-eye tests, installed when a package's
+    marker file (or the synfig command) is missing and this machine can install them."""
+    if all(path is None or path.exists() for path in APT_PACKAGES.values()) \
+            and shutil.which("synfig"):
         return
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES])
     else:
-        print(f"build.py: install {' '.join(APT_PACKAGES)} for the clip-art drawing tests")
+        print(f"build.py: install {' '.join(APT_PACKAGES)} for the clip-art drawing and "
+              "synfig-eye tests")
+
+
+def ensure_openmoji() -> None:
+    """The pinned OpenMoji package in .npm, when npm is here (the openmoji tests skip
+    without npm)."""
+    name, _, version = OPENMOJI.partition("@")
+    installed = NPM_PREFIX / "node_modules" / name / "package.json"
+    if installed.is_file() and f'"version": "{version}"' in installed.read_text("utf-8"):
+        return
+    if shutil.which("npm") is None:
+        print(f"build.py: install npm (or run 'npm install --prefix .npm {OPENMOJI}') for "
+              "the openmoji tests")
+        return
+    run(["npm", "install", "--prefix", NPM_PREFIX, "--no-save", "--no-audit", "--no-fund",
+         OPENMOJI])
 
 
 def cmd_test(args: argparse.Namespace) -> None:
     py = ensure_venv("[train,test]")
     run([py, "-m", "pip", "install", "-q", "--no-deps", SPRITES])
     ensure_system_packages()
+    ensure_openmoji()
     if sys.version_info[:2] == (3, 11):
         for name, bpy in BPY_VENVS.items():
             ensure_bpy_venv(name, bpy)

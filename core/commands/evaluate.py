@@ -14,9 +14,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weights name in weights/ (lite, paper) or a .safetensors path")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--sets", default="procedural,drawings,sprites",
-                   help="comma-separated: procedural, drawings, sprites")
-    p.add_argument("--clips", type=int, default=16, help="clips per set (sprites: 6 at most)")
+    p.add_argument("--sets", default="procedural,drawings,sprites,openmoji,synfig-eye",
+                   help="comma-separated: procedural, drawings, sprites, openmoji, synfig-eye")
+    p.add_argument("--clips", type=int, default=16,
+                   help="clips per set (sprites: 6 at most; synfig-eye: 14 of 24 frames)")
     p.add_argument("--protocol", default="8,24",
                    help="clip lengths; first and last frames are the references")
     p.add_argument("--k-table", action="store_true",

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -59,6 +60,7 @@ CLIPART_ROOT = Path("/usr/share/openclipart/svg")
 INDEX_VERSION = 1
 EVAL_SHARE = 10  # one drawing in EVAL_SHARE is held out (by file-name hash)
 REF_RES = 256  # resolution at which drawings are measured for the index
+LINE_PX = (0.9, 2.6)  # clip-art line widths in the shots, px at 128 (thin pen to brush)
 CACHE_RES = (512, 1024)  # renders kept as PNG next to the index; smaller canvases come from them
 
 _SVG_NS = "http://www.w3.org/2000/svg"
@@ -70,6 +72,7 @@ _KEEP_TAGS = frozenset({"mask", "clipPath", "linearGradient", "radialGradient", 
                         "metadata", "title", "desc", "style", "script"})
 _PAINT_PROPS = ("fill", "stroke", "fill-opacity", "stroke-opacity", "color")
 _OPAQUE = 0.9  # fills less opaque than this are glazes over the drawing, not paint
+_REGION_SHARE = 0.002  # regions under 0.2 % of the drawing are specks, not fills
 _DECL = re.compile(r"\s*([-\w]+)\s*:\s*([^;]*)")
 
 
@@ -213,6 +216,9 @@ def strokes_only(svg: bytes) -> bytes:
     return _rewrite(svg, lines=True)
 
 
+LineArt = Callable[[bytes], bytes]  # an SVG drawing -> the SVG of its line art
+
+
 def rasterize(svg: bytes, res: int, background: str | None = None) -> np.ndarray:
     """Render an SVG into a res x res canvas (aspect kept, centred): uint8 RGBA, straight
     alpha; transparent where nothing was drawn unless ``background`` (e.g. 'white')."""
@@ -233,11 +239,14 @@ def rasterize(svg: bytes, res: int, background: str | None = None) -> np.ndarray
     return cv2.cvtColor(straight, cv2.COLOR_BGRA2RGBA)
 
 
-def render_drawing(svg: bytes, res: int) -> tuple[np.ndarray, np.ndarray]:
+def render_drawing(svg: bytes, res: int, line_art: LineArt = strokes_only
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Colour (uint8 RGBA, transparent outside the drawing) and line art (uint8, 255 = paper,
-    0 = ink) of one drawing, pixel-aligned, on a res x res canvas."""
+    0 = ink) of one drawing, pixel-aligned, on a res x res canvas. ``line_art`` rewrites the
+    SVG into its line art: clip art has no separate line layer, so it defaults to the
+    strokes-only rewrite; sources that draw their lines apart (OpenMoji) pass their own."""
     color = rasterize(_rewrite(svg, lines=False), res)
-    lines = rasterize(strokes_only(svg), res, background="white")
+    lines = rasterize(line_art(svg), res, background="white")
     return color, cv2.cvtColor(lines[..., :3], cv2.COLOR_RGB2GRAY)
 
 
@@ -275,6 +284,9 @@ def measure(color: np.ndarray, lines: np.ndarray) -> dict[str, float]:
         (np.abs(c[:-1, :-1] - c[:-1, 1:]).max(2) <= 1)
     calm = paint & ~cv2.dilate(edge.astype(np.uint8), k3).astype(bool)
     painted = (color[..., :3].min(2) < 225) & paint
+    # closed regions a paint bucket would fill: paper between the lines, big enough to see
+    n, _, comp, _ = cv2.connectedComponentsWithStats((alpha & ~ink).astype(np.uint8), 4)
+    regions = int((comp[1:n, cv2.CC_STAT_AREA] >= _REGION_SHARE * alpha.sum()).sum())
     return {
         "area": area,
         "aspect": float(aspect),
@@ -285,6 +297,7 @@ def measure(color: np.ndarray, lines: np.ndarray) -> dict[str, float]:
         "colors": int((counts >= 0.01).sum()),
         "painted": float(painted.sum()) / max(int(paint.sum()), 1),  # not white
         "explained": float((edge & near_ink).sum()) / max(int(edge.sum()), 1),
+        "regions": regions,
     }
 
 
@@ -308,19 +321,26 @@ _MAX_BYTES = 400_000  # bigger files are traced photos or dense technical drawin
 _SKIP = (b"<image", b"<style")  # embedded rasters; CSS sheets the rewrite does not resolve
 
 
-def accept(stats: dict[str, float]) -> bool:
-    """Whether measured drawing statistics look like cel art (limits in ``_LIMITS``)."""
-    return all(k in stats and lo <= stats[k] <= hi for k, (lo, hi) in _LIMITS.items())
+def accept(stats: dict[str, float], limits: dict[str, tuple[float, float]] | None = None
+           ) -> bool:
+    """Whether measured drawing statistics lie within ``limits`` (default ``_LIMITS``: looks
+    like cel clip art)."""
+    limits = _LIMITS if limits is None else limits
+    return all(k in stats and lo <= stats[k] <= hi for k, (lo, hi) in limits.items())
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/inkpaint`` (the cache folder defaults to ``~/.cache``): indexes and
+    renders of the data sets, rebuilt when deleted."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "inkpaint"
 
 
 def default_index() -> Path:
-    """``$INKPAINT_DRAWINGS_INDEX``, else ``$XDG_CACHE_HOME/inkpaint/drawings.json`` (the
-    cache folder defaults to ``~/.cache``)."""
+    """``$INKPAINT_DRAWINGS_INDEX``, else ``cache_root() / 'drawings.json'``."""
     env = os.environ.get("INKPAINT_DRAWINGS_INDEX")
     if env:
         return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "inkpaint" / "drawings.json"
+    return cache_root() / "drawings.json"
 
 
 def split_of(path: str | os.PathLike) -> str:
@@ -444,16 +464,18 @@ def _read_svg(path: str) -> bytes:
                             "drawing index") from exc
 
 
-def _renders(path: str, res: int, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
+def _renders(path: str, res: int, cache: Path | None, line_art: LineArt
+             ) -> tuple[np.ndarray, np.ndarray]:
     """render_drawing, through a PNG cache for the CACHE_RES sizes: cairosvg takes 30-150 ms
     a drawing, reading the two PNGs back 2-5 ms."""
     if cache is None or res not in CACHE_RES:
-        return render_drawing(_read_svg(path), res)
+        return render_drawing(_read_svg(path), res, line_art)
     try:
         st = os.stat(path)
     except OSError:
-        return render_drawing(_read_svg(path), res)  # raises the user-facing error
-    ident = f"{path}|{st.st_size}|{st.st_mtime_ns}|{res}|{INDEX_VERSION}"
+        return render_drawing(_read_svg(path), res, line_art)  # raises the user-facing error
+    ident = (f"{path}|{st.st_size}|{st.st_mtime_ns}|{res}|{INDEX_VERSION}"
+             + ("" if line_art is strokes_only else f"|{line_art.__module__}.{line_art.__name__}"))
     key = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:20]
     files = cache / f"{key}.color.png", cache / f"{key}.lines.png"
     if files[0].is_file() and files[1].is_file():
@@ -461,7 +483,7 @@ def _renders(path: str, res: int, cache: Path | None) -> tuple[np.ndarray, np.nd
         lines = cv2.imread(str(files[1]), cv2.IMREAD_GRAYSCALE)
         if color is not None and lines is not None and color.shape == (res, res, 4):
             return cv2.cvtColor(color, cv2.COLOR_BGRA2RGBA), lines
-    color, lines = render_drawing(_read_svg(path), res)
+    color, lines = render_drawing(_read_svg(path), res, line_art)
     for f, img in zip(files, (cv2.cvtColor(color, cv2.COLOR_RGBA2BGRA), lines)):
         ok, buf = cv2.imencode(".png", img)
         if ok:
@@ -473,14 +495,14 @@ def _renders(path: str, res: int, cache: Path | None) -> tuple[np.ndarray, np.nd
 
 
 @lru_cache(maxsize=8)
-def _canvas(path: str, res: int, cache: str | None
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def drawing_canvas(path: str, res: int, cache: str | None, line_art: LineArt = strokes_only
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Premultiplied colour (float32 RGBA), ink coverage (float32, 1 = line) and the exact
     colours of the fills (uint8 [P, 3]) of one drawing on a res x res canvas. Canvases up to
     1024 px are area-downsampled from a cached 512 or 1024 px render: the anti-aliasing cairo
     would give, at a fraction of the cost."""
     big = next((r for r in CACHE_RES if r >= res), res)
-    color, lines = _renders(path, big, Path(cache) if cache else None)
+    color, lines = _renders(path, big, Path(cache) if cache else None, line_art)
     prem8 = cv2.cvtColor(color, cv2.COLOR_RGBA2mRGBA)
     if big != res:
         prem8 = cv2.resize(prem8, (res, res), interpolation=cv2.INTER_AREA)
@@ -662,15 +684,28 @@ def render_drawing_shot(seed: int, frames: int = 8, size: int = 128, split: str 
     root, entries = drawings(split, index)
     rng = np.random.default_rng(seed)
     entry = entries[int(rng.integers(len(entries)))]  # as drawing_for picks it
-    ss = 2
-    res = size * ss
-    # scale so lines come out 0.9-2.6 px wide, within close-up and long-shot limits
-    line = rng.uniform(0.9, 2.6) * size / 128
-    extent = np.clip(line / max(entry["width"], 1e-4), 0.55 * size, 1.7 * size)
-    canvas = int(max(64, round(extent * ss / 32) * 32))
     cache = Path(index) if index is not None else default_index()
     cache = cache.parent / f"{cache.stem}.renders"
-    prem, cov0, fills = _canvas(str(root / entry["path"]), canvas, str(cache))
+    return animate_drawing(
+        rng, frames, size, entry["width"],
+        lambda canvas: drawing_canvas(str(root / entry["path"]), canvas, str(cache)))
+
+
+def animate_drawing(rng: np.random.Generator, frames: int, size: int, width: float,
+                    canvas_of: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]],
+                    line_px: tuple[float, float] = LINE_PX) -> Shot:
+    """A shot of ``frames`` size x size frames moving one drawing (module docstring), whose
+    line width is ``width`` of its canvas size (``measure``); ``canvas_of(res)`` gives its
+    renders on a res x res canvas as ``drawing_canvas`` does, ``line_px`` the range of line
+    widths (px at 128) it is scaled to. Every source of still drawings shares this, so they
+    all move the same way; ``rng`` decides everything."""
+    ss = 2
+    res = size * ss
+    # scale so lines come out line_px wide, within close-up and long-shot limits
+    line = rng.uniform(*line_px) * size / 128
+    extent = np.clip(line / max(width, 1e-4), 0.55 * size, 1.7 * size)
+    canvas = int(max(64, round(extent * ss / 32) * 32))
+    prem, cov0, fills = canvas_of(canvas)
     motion = _Motion(rng, canvas, prem[..., 3] / 255, res)
 
     kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]

@@ -50,7 +50,7 @@ from ..train.clips import EVAL_SEED_BASE
 from .metrics import mse, psnr, ssim
 from .regions import pixel_accuracy, region_accuracy
 
-SETS = ("procedural", "drawings", "sprites")
+SETS = ("procedural", "drawings", "sprites", "openmoji", "synfig-eye")
 PSNR_CAP = 60.0
 MOVING_THRESHOLD = 0.1
 K_VALUES = (1, 2, 3, 4, 5)
@@ -60,6 +60,8 @@ SET_TITLES = {
     "procedural": "Held-out procedural cel shots",
     "drawings": "Held-out animated drawings (public-domain clip art)",
     "sprites": "Kenney's animated character sprites (CC0; walk cycles, XDoG line art)",
+    "openmoji": "Held-out animated OpenMoji emoji (CC BY-SA 4.0; the artists' own line art)",
+    "synfig-eye": "Synfig's eye.sif (GPL-2+; vector animation, its own outlines as line art)",
 }
 
 
@@ -255,6 +257,27 @@ def _source(name: str, opts: Options) -> _Source:
         return _Source(name, min(n, len(CHARACTERS)), WALK_FRAMES, sprites,
                        "6 walk cycles of 8 frames, letterboxed onto white, "
                        "line art by core.data.lines.extract_lines (XDoG on luma and RGB)")
+    if name == "openmoji":
+        from ..data.openmoji import emoji_shot, illustrations
+
+        chosen = illustrations("eval", n)  # raises if the package or cairosvg is missing
+
+        def emoji(frames: int) -> Iterator[Shot]:
+            for i, path in enumerate(chosen):
+                yield emoji_shot(path, EVAL_SEED_BASE + i, frames=frames, size=size)
+
+        return _Source(name, len(chosen), None, emoji,
+                       f"{len(chosen)} held-out emoji (core.data.openmoji split 'eval'), "
+                       f"emoji_shot(seed {EVAL_SEED_BASE} + clip index)")
+    if name == "synfig-eye":
+        from .synfig import clip_starts, eye_clips, eye_file, frame_count
+
+        total = frame_count(eye_file().read_bytes())[0]  # raises if synfig is missing
+        return _Source(name, len(clip_starts(total, min(opts.protocols), n)), total,
+                       lambda frames: eye_clips(frames, n, size),
+                       f"eye.sif, {total} frames at 24 fps: non-overlapping runs of "
+                       "consecutive frames spread over the animation, line art from its "
+                       "outline layers (core.eval.synfig)")
     raise InkpaintError(f"unknown evaluation set '{name}': use {', '.join(SETS)}")
 
 

@@ -80,7 +80,18 @@ def _over_white(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def _palette(color: np.ndarray) -> np.ndarray:
+def pad_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """An HxWx3 float image no larger than size x size, centred on a white size x size frame:
+    the evaluation's frames are square, the artists' are not."""
+    h, w = rgb.shape[:2]
+    if (h, w) == (size, size):
+        return rgb
+    top, left = (size - h) // 2, (size - w) // 2
+    return np.pad(rgb, ((top, size - h - top), (left, size - w - left), (0, 0)),
+                  constant_values=1.0)
+
+
+def frequent_colours(color: np.ndarray) -> np.ndarray:
     """The most frequent colours of the clip: the artist's flat fills (anti-aliased edges and
     the white paper are rarer or excluded)."""
     px = color.reshape(-1, 3)
@@ -101,15 +112,11 @@ def sprite_clips(size: int = 256) -> list[Shot]:
         colors, lines = [], []
         for path in files:
             rgb, _ = fit(_over_white(path), size, multiple=1, pad_value=1.0)
-            h, w = rgb.shape[:2]
-            if (h, w) != (size, size):  # non-square sizes round the long side: pad exactly
-                top, left = (size - h) // 2, (size - w) // 2
-                rgb = np.pad(rgb, ((top, size - h - top), (left, size - w - left), (0, 0)),
-                             constant_values=1.0)
+            rgb = pad_square(rgb, size)  # non-square sizes round the long side: pad exactly
             c8 = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
             line = extract_lines(c8)
             colors.append(c8)
             lines.append(np.clip(line * 255 + 0.5, 0, 255).astype(np.uint8))
         color = np.stack(colors)
-        shots.append(Shot(color, np.stack(lines), _palette(color)))
+        shots.append(Shot(color, np.stack(lines), frequent_colours(color)))
     return shots
