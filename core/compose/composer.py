@@ -109,9 +109,9 @@ class Composed:
     regions: int  # regions judged (area >= MIN_AREA)
     flagged: int  # of which below FLAGGED
     sources: dict[str, int] = field(default_factory=dict)  # regions per fill source
-    # (segmentation, evidence) of the decision, with ``compose(..., keep_evidence=True)``:
-    # what ``core.eval.fit_decision`` fits the decision's weights on
-    detail: tuple[Segmentation, Evidence] | None = None
+    # (segmentation, evidence, palette) of the decision, with ``keep_evidence=True``: what
+    # ``core.eval.fit_decision`` fits the decision's weights on
+    detail: tuple[Segmentation, Evidence, np.ndarray] | None = None
 
 
 def as_line_pixels(lines: np.ndarray | None) -> np.ndarray | None:
@@ -282,7 +282,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     if carry is not None:
         sources["carried_px"] = int(np.count_nonzero(carry))
     return Composed(rgb, cmap, score, int(judged.sum()), int((conf[judged] < FLAGGED).sum()),
-                    sources, (seg, ev) if keep_evidence else None)
+                    sources, (seg, ev, palette) if keep_evidence else None)
 
 
 def evidence(seg: Segmentation, net: np.ndarray, refs: Sequence[RefCel],

@@ -43,8 +43,8 @@ class ColoredFrame:
     confidence: np.ndarray | None = None
     score: float | None = None
     note: str = ""
-    # the composition's (segmentation, evidence), with ``Colorizer.keep_evidence`` set: what
-    # ``core.eval.fit_decision`` fits the region decision on
+    # the composition's (segmentation, evidence, palette), with ``Colorizer.keep_evidence``
+    # set: what ``core.eval.fit_decision`` fits the region decision on
     detail: tuple | None = None
 
 

@@ -28,7 +28,7 @@ import yaml
 
 from ..compose.decide import EVIDENCE, KEEP_FEATURES, Evidence, Weights, shipped_weights
 from ..compose.match import MIN_AREA
-from ..compose.palette import extract_palette, merge_palettes
+from ..compose.segment import Segmentation
 from ..data.procedural import Shot, render_shot
 from ..engine.colorizer import Colorizer
 from ..engine.plan import Reference
@@ -51,23 +51,17 @@ def samples(shot: Shot, colorizer: Colorizer) -> Iterator[tuple[np.ndarray, np.n
         for cf in colorizer.colorize(lineart, refs):
             if cf.detail is None:
                 continue  # a key or a held cel: nothing was decided
-            seg, ev = cf.detail
-            palette = merge_palettes([_fills(shot.color[0]), _fills(shot.color[last])])
-            yield from _region_samples(seg, ev, shot.color[cf.frame], palette)
+            yield from _region_samples(*cf.detail, shot.color[cf.frame])
 
 
-def _fills(rgb: np.ndarray) -> np.ndarray:
-    return extract_palette(rgb)
-
-
-def _region_samples(seg, ev: Evidence, true: np.ndarray, palette: np.ndarray
+def _region_samples(seg: Segmentation, ev: Evidence, palette: np.ndarray, true: np.ndarray
                     ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     inner = (seg.labels > 0) & (seg.dist >= RIM)
     lab = seg.labels[inner]
     px = true[inner].astype(np.int16)
     p = ev.shares.shape[2]
     if len(palette) != p:
-        return  # the composition's palette differs from the keys' (cannot label)
+        return  # keys without a flat fill: KEEP is the only candidate, nothing to fit
     d = np.abs(px[:, None, :] - palette[None].astype(np.int16)).max(2)  # [N, P]
     nearest = np.argmin(d, 1)
     exact = d[np.arange(len(d)), nearest] <= TOL
