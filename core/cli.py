@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_farm_parser(sub)
 
+    p = sub.add_parser("review", help="a contact sheet (PNG) of a rendered shot: frames, "
+                       "confidence maps, keys and flagged frames")
+    from .commands.review import add_arguments as add_review_arguments
+
+    add_review_arguments(p)
+
     p = sub.add_parser("export", help="export the generators for ONNX Runtime, or one "
                        "TorchScript file for Nuke's CatFileCreator (--format torchscript)")
     p.add_argument("--model", default="lite")
@@ -124,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.farm import run_farm
 
             return run_farm(args)
+        if args.command == "review":
+            from .commands.review import run_review
+
+            return run_review(args)
         if args.command == "evaluate":
             from .commands.evaluate import run_evaluate
 

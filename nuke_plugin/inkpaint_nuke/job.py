@@ -32,8 +32,13 @@ SETTING_KNOBS = ("ref_frames", "frame_range", "model", "backend", "device", "k",
 SRGB_NAMES = ("sRGB", "sRGB - Texture", "Utility - sRGB - Texture",
               "sRGB Encoded Rec.709 (sRGB)", "matte_paint", "texture_paint", "color_picking")
 
+# Frames whose confidence is below this are listed for review: the engine's own level for a
+# doubtful region (core.compose.composer.FLAGGED; a test keeps the two equal).
+REVIEW_BELOW = 0.5
+
 _PROGRESS = re.compile(r"inkpaint: progress\s+([0-9.]+)%\s+\((\d+)/(\d+)\)\s*(.*)$")
 _ERROR = re.compile(r"inkpaint: error: (.*)$")
+_CONFIDENCE = re.compile(r"inkpaint: confidence\s+([0-9.]+)\s+frame\s+(-?\d+)")
 
 
 class UserError(Exception):
@@ -325,18 +330,39 @@ def plan_run(settings, node_name, shot, colour, root, frames=None, overwrite=Tru
     return Plan(node_name, (first, last), wanted, folder, writes, job, result_pattern)
 
 
+RESULT_KNOBS = ("result_file", "result_first", "result_last", "result_ready")
+
+
 def result_knobs(plan):
     """Gizmo knobs that point its internal Read at the coloured frames. The Read's knobs are
     expressions on these, so the saved script keeps pointing at the result."""
-    return OrderedDict([("result_file", plan.result_pattern), ("result_first", plan.shot[0]),
-                        ("result_last", plan.shot[1]), ("result_ready", True)])
+    return OrderedDict(zip(RESULT_KNOBS, (plan.result_pattern, plan.shot[0], plan.shot[1],
+                                          True)))
 
 
-def status_done(plan, model, seconds):
+def flagged_frames(scores):
+    """The frames below ``REVIEW_BELOW``, in order."""
+    return sorted(f for f, score in (scores or {}).items() if score < REVIEW_BELOW)
+
+
+def review_text(scores):
+    """The review knob: ``3 frames to check: 1003-1005`` (or that none need it)."""
+    low = flagged_frames(scores)
+    if not scores:
+        return ""
+    if not low:
+        return f"no frame below {REVIEW_BELOW:.2f} confidence"
+    return (f"{len(low)} frame{'s' if len(low) != 1 else ''} below {REVIEW_BELOW:.2f} "
+            f"confidence: {format_frames(low)}")
+
+
+def status_done(plan, model, seconds, scores=None):
     name = os.path.splitext(os.path.basename(model))[0] if "/" in model or "\\" in model \
         else model
+    low = flagged_frames(scores)
+    review = f"; review {format_frames(low)}" if low else ""
     return (f"coloured {format_frames(plan.frames)} ({len(plan.frames)} frames, {name}) "
-            f"in {seconds:.0f} s")
+            f"in {seconds:.0f} s{review}")
 
 
 # ---- the worker's output ---------------------------------------------------------------------
@@ -348,6 +374,12 @@ def parse_progress(line):
     if m is None:
         return None
     return float(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4).strip()
+
+
+def parse_confidence(line):
+    """``inkpaint: confidence 0.87 frame 1003 (...)`` -> (1003, 0.87)."""
+    m = _CONFIDENCE.search(line.strip())
+    return (int(m.group(2)), float(m.group(1))) if m else None
 
 
 def parse_error(line):

@@ -1,10 +1,17 @@
 """The few lines that touch ``nuke``: read the gizmo's knobs, create and execute the
 temporary Write nodes, run the worker under a ProgressTask, point the gizmo at the result.
-All decisions are in ``job``; this module only carries them out."""
+All decisions are in ``job``; this module only carries them out.
+
+In the GUI the Colorize button only plans the run and starts a thread; the thread renders the
+inputs one frame at a time and sets knobs through ``nuke.executeInMainThreadWithResult``
+(Foundry's pattern for threads: only the main thread touches nodes) and runs the worker,
+so Nuke's UI stays live and the ProgressTask's Cancel is read between frames. ``nuke -t``
+(farm mode) has no event loop and runs the same steps in the calling thread."""
 
 import os
 import shutil
 import tempfile
+import threading
 import time
 
 import nuke
@@ -118,25 +125,41 @@ def _create_writes(node, plan):
     return created
 
 
-def _render(writes, progress):
-    """Execute the Write nodes over their frame runs (progress 0-10 %)."""
+def _direct(call, *args):
+    return call(*args)
+
+
+def _on_main(call, *args):
+    return nuke.executeInMainThreadWithResult(call, args)
+
+
+def _render(writes, progress, on_main=_direct, per_frame=False):
+    """Execute the Write nodes over their frame runs (progress 0-10 %). ``on_main`` runs each
+    ``nuke.execute`` on the main thread; ``per_frame`` renders one frame per call, so a
+    thread hands the main thread short pieces and Cancel is read between frames."""
     total = sum(len(spec.frames) for spec, _ in writes)
     done = 0
     for spec, write in writes:
         for first, last in spec.runs:
-            if progress.cancelled():
-                raise runner.Cancelled()
-            progress.update(10.0 * done / max(1, total),
-                            f"rendering {spec.role} {first}-{last}")
-            try:
-                nuke.execute(write, first, last, 1)
-            except RuntimeError as exc:
-                if progress.cancelled() or "cancel" in str(exc).lower():
-                    raise runner.Cancelled() from None
-                why = " ".join(str(exc).split())
-                raise job.UserError(f"rendering the {spec.role} input failed at frames "
-                                    f"{first}-{last}: {why}") from None
-            done += last - first + 1
+            pieces = [(f, f) for f in range(first, last + 1)] if per_frame else [(first, last)]
+            for a, b in pieces:
+                if progress.cancelled():
+                    raise runner.Cancelled()
+                progress.update(10.0 * done / max(1, total), f"rendering {spec.role} {a}-{b}")
+                try:
+                    on_main(nuke.execute, write, a, b, 1)
+                except RuntimeError as exc:
+                    if progress.cancelled() or "cancel" in str(exc).lower():
+                        raise runner.Cancelled() from None
+                    why = " ".join(str(exc).split())
+                    raise job.UserError(f"rendering the {spec.role} input failed at frames "
+                                        f"{a}-{b}: {why}") from None
+                done += b - a + 1
+
+
+def _delete_writes(writes):
+    for _, write in writes:
+        nuke.delete(write)
 
 
 def _cleanup(plan):
@@ -154,6 +177,12 @@ def set_status(node, text):
         node["status"].setValue(text)
 
 
+def set_review(node, scores):
+    """The frames to look at (confidence below ``job.REVIEW_BELOW``) in the review knob."""
+    if "review" in node.knobs():
+        node["review"].setValue(job.review_text(scores))
+
+
 def _show_result(node, plan):
     for name, value in job.result_knobs(plan).items():
         node[name].setValue(value)
@@ -163,38 +192,57 @@ def _show_result(node, plan):
         read["reload"].execute()
 
 
+def _prepare(node, frames, python, overwrite):
+    """Main thread: the run's settings, plan and worker Python, checked before anything is
+    rendered."""
+    settings = job.read_settings(_knob_values(node))
+    root = job.cache_root(settings.cache_dir, _root_value("name"), tempfile.gettempdir())
+    shot = _shot(node)
+    plan = job.plan_run(settings, node.name(), shot, _colour(settings), root, frames,
+                        overwrite, lineart_alpha=_has_alpha(node.input(0)),
+                        refs_alpha=_has_alpha(node.input(1)))
+    python = runner.resolve_python(python or settings.python)
+    if not os.path.isdir(plan.folder):  # also where create_directories is unknown
+        os.makedirs(plan.folder)
+    return settings, plan, python
+
+
+def _finish(node, plan, settings, start, scores):
+    """Main thread: show the result and say what happened (flagged frames included)."""
+    _show_result(node, plan)
+    _cleanup(plan)
+    set_review(node, scores)
+    set_status(node, job.status_done(plan, settings.model, time.time() - start, scores))
+
+
+def _run(node, plan, settings, python, start, progress, echo, on_main, per_frame):
+    """Render the inputs, run the worker, show the result; ``on_main`` carries every step
+    that touches nodes to the main thread."""
+    on_main(set_status, node, "rendering inputs...")
+    writes = on_main(_create_writes, node, plan)
+    try:
+        _render(writes, progress, on_main, per_frame)
+    finally:
+        on_main(_delete_writes, writes)
+    on_main(set_status, node, "colouring...")
+    progress.update(10.0, f"colouring {job.format_frames(plan.frames)}")
+    scores = runner.run_job(plan, python,
+                            progress=lambda pct, msg: progress.update(10.0 + 0.9 * pct, msg),
+                            should_cancel=progress.cancelled, echo=echo)
+    on_main(_finish, node, plan, settings, start, scores)
+    return plan
+
+
 def colorize(node, frames=None, python=None, overwrite=True, progress=None, echo=None):
     """Run one InkpaintColorize node over ``frames`` ((first, last); default: its frame
-    range knob, else the whole line-art input). Raises ``job.UserError`` or
-    ``runner.Cancelled``; the node's status knob says what happened either way."""
+    range knob, else the whole line-art input) in this thread (``nuke -t``). Raises
+    ``job.UserError`` or ``runner.Cancelled``; the node's status knob says what happened
+    either way."""
     start = time.time()
     progress = progress or TerminalProgress()
     try:
-        settings = job.read_settings(_knob_values(node))
-        root = job.cache_root(settings.cache_dir, _root_value("name"), tempfile.gettempdir())
-        shot = _shot(node)
-        plan = job.plan_run(settings, node.name(), shot, _colour(settings), root, frames,
-                            overwrite, lineart_alpha=_has_alpha(node.input(0)),
-                            refs_alpha=_has_alpha(node.input(1)))
-        python = runner.resolve_python(python or settings.python)
-        set_status(node, "rendering inputs...")
-        if not os.path.isdir(plan.folder):  # also where create_directories is unknown
-            os.makedirs(plan.folder)
-        writes = _create_writes(node, plan)
-        try:
-            _render(writes, progress)
-        finally:
-            for _, write in writes:
-                nuke.delete(write)
-        set_status(node, "colouring...")
-        progress.update(10.0, f"colouring {job.format_frames(plan.frames)}")
-        runner.run_job(plan, python,
-                       progress=lambda pct, msg: progress.update(10.0 + 0.9 * pct, msg),
-                       should_cancel=progress.cancelled, echo=echo)
-        _show_result(node, plan)
-        _cleanup(plan)
-        set_status(node, job.status_done(plan, settings.model, time.time() - start))
-        return plan
+        settings, plan, python = _prepare(node, frames, python, overwrite)
+        return _run(node, plan, settings, python, start, progress, echo, _direct, False)
     except job.UserError as exc:
         set_status(node, f"error: {exc}")
         raise
@@ -203,21 +251,59 @@ def colorize(node, frames=None, python=None, overwrite=True, progress=None, echo
         raise
 
 
+_running = {}  # node full name -> the thread colouring it
+
+
+def running():
+    """Names of the nodes being coloured in the background."""
+    return sorted(name for name, t in list(_running.items()) if t.is_alive())
+
+
+def colorize_in_background(node):
+    """The GUI run: plan here (main thread), then render and colour in a thread."""
+    name = node.fullName()
+    if name in running():
+        nuke.message(f"Inkpaint: {name} is already colouring; cancel it in the progress bar "
+                     "first")
+        return None
+    start = time.time()
+    try:
+        settings, plan, python = _prepare(node, None, None, True)
+    except job.UserError as exc:
+        set_status(node, f"error: {exc}")
+        nuke.message(f"Inkpaint: {exc}")
+        return None
+
+    def work():
+        progress = GuiProgress(f"Inkpaint: {node.name()}")  # made in the thread, as Foundry's
+        try:                                                # example does
+            _run(node, plan, settings, python, start, progress, None, _on_main, True)
+        except job.UserError as exc:
+            nuke.executeInMainThread(_report_error, (node, str(exc)))
+        except runner.Cancelled:
+            nuke.executeInMainThread(set_status,
+                                     (node, "cancelled (frames already written are kept)"))
+        finally:
+            progress.close()
+
+    thread = threading.Thread(target=work, name=f"inkpaint {name}")
+    thread.daemon = True  # quitting Nuke ends it; frames already written are whole
+    _running[name] = thread
+    thread.start()
+    return thread
+
+
+def _report_error(node, message):
+    set_status(node, f"error: {message}")
+    nuke.message(f"Inkpaint: {message}")
+
+
 # ---- gizmo callbacks -------------------------------------------------------------------------
 
 
 def colorize_this():
-    """The gizmo's Colorize button."""
-    node = nuke.thisNode()
-    progress = GuiProgress(f"Inkpaint: {node.name()}")
-    try:
-        colorize(node, progress=progress)
-    except job.UserError as exc:
-        nuke.message(f"Inkpaint: {exc}")
-    except runner.Cancelled:
-        pass
-    finally:
-        progress.close()
+    """The gizmo's Colorize button: returns at once; the run goes on in a thread."""
+    colorize_in_background(nuke.thisNode())
 
 
 def knob_changed():

@@ -5,8 +5,9 @@ Nuke's own Python when it has them.
 It reads what the gizmo's Write nodes rendered (line art PNG, references as scene-linear
 EXR), converts the references to the networks' sRGB, colours the frames with the engine and
 writes scene-linear EXR frames (premultiplied by the line art's alpha, when it has one)
-atomically, so a cancelled or failed run never leaves half a frame and a retried farm task
-only does what is missing (unless ``overwrite``).
+atomically and logs each in the correction loop's render log (``core.compose.cache``), so a
+cancelled or failed run never leaves half a frame and a retried farm task only does what is
+missing or stale (unless ``overwrite``).
 
 Progress goes to stderr as the engine's CLI prints it (``inkpaint: progress 12.5% (3/24)
 frame 1003``), errors as ``inkpaint: error: <one line>`` with exit status 1.
@@ -62,14 +63,10 @@ def run(job, progress=None, should_cancel=None, log=None):
         raise errors.InkpaintError(f"job file version {job.get('version')!r} is not supported "
                                    "by this worker; update the Nuke plugin and Inkpaint "
                                    "together")
+    cache = _core.module("compose.cache")
+    review = _core.module("compose.review")
     out = frames_mod.OutputPattern(job["out"])
     wanted = list(job["frames"])
-    todo = wanted if job.get("overwrite") else [f for f in wanted if not out.path(f).exists()]
-    if len(todo) < len(wanted):
-        log(f"inkpaint: {len(wanted) - len(todo)} of {len(wanted)} frames already written, "
-            "skipping them")
-    if not todo:
-        return 0
     colour = ColourTransform.from_spec(job.get("colour"))
     if colour.warning:
         log("inkpaint: note: " + colour.warning)
@@ -87,6 +84,28 @@ def run(job, progress=None, should_cancel=None, log=None):
         model=job["model"], backend=job.get("backend", "torch"),
         device=job.get("device", "auto"), size=job.get("size"), k=int(job.get("k", 2)),
         temporal=bool(job.get("temporal", True)))
+    # The correction loop's render log, as the CLI keeps it: a frame is skipped only when it
+    # was written from the same inputs (rendered line art, the references as the worker
+    # converted them) and settings, so a retried farm task after a key changed redoes the
+    # frames that key reaches instead of keeping stale ones.
+    settings = dict(colorizer.settings, colour=job.get("colour"), out="exr-scene-linear")
+    keys = {f: cache.frame_key(files, settings)
+            for f, files in colorizer.sources(lineart, refs, wanted).items()}
+    outputs = {f: out.path(f) for f in wanted}
+    render_log = cache.RenderLog(cache.log_path(out.pattern, wanted), cache.log_files(out.pattern))
+    if job.get("overwrite"):
+        todo = wanted
+    else:
+        plan = cache.plan_rerun(wanted, keys, outputs, render_log)
+        todo = plan.todo
+        kept = len(plan.unchanged) + len(plan.unlogged)
+        if kept:
+            log(f"inkpaint: {kept} of {len(wanted)} frames already written, skipping them")
+        if plan.changed:
+            log(f"inkpaint: {len(plan.changed)} of {len(wanted)} frames are redone: their "
+                "inputs changed since they were written")
+    if not todo:
+        return 0
     log(f"inkpaint: {colorizer.cfg.name}, {job.get('backend')} on "
         f"{colorizer.backend.device}, colour: {colour.description}")
     done = 0
@@ -97,7 +116,10 @@ def run(job, progress=None, should_cancel=None, log=None):
         alpha = _alpha(lineart[cf.frame])
         if alpha is not None:
             rgb = premultiply(rgb, alpha)
-        imageio.write_image(out.path(cf.frame), rgb, alpha, linear_out=False)
+        imageio.write_image(outputs[cf.frame], rgb, alpha, linear_out=False)
+        render_log.record(cf.frame, keys[cf.frame], outputs[cf.frame], cf.score)
+        if cf.score is not None:
+            log(review.summary_line(cf.frame, cf.score, cf.note))
         done += 1
         if progress is not None:
             progress(done, len(todo), cf.frame)
