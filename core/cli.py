@@ -182,6 +182,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InkpaintError as exc:
         print(f"inkpaint: error: {exc}", file=sys.stderr, flush=True)
         return 1
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")
+        depth = len(__package__.split("."))
+        if missing[:depth] != __package__.split(".") or missing[depth:depth + 1] not in (
+                ["eval"], ["train"], ["data"]):
+            raise
+        # The Blender and Nuke bundles vendor the inference part of core only (build.py).
+        print(f"inkpaint: error: '{args.command}' needs a full Inkpaint install (pip install "
+              "inkpaint): the Blender and Nuke plugins bundle only what colouring needs",
+              file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
         print("inkpaint: interrupted", file=sys.stderr, flush=True)
         return 130

@@ -71,6 +71,19 @@ def job_user(spec: JobSpec) -> str:
                             "($USER and $LOGNAME are unset): pass --user NAME") from None
 
 
+PLACEHOLDER_DOMAIN = "example.com"  # pyoutline's stock outline.cfg; a site sets its own
+
+
+def launch_options(spec: JobSpec) -> dict:
+    """Owner, priority and mail for ``OutlineLauncher``: Cue mails ``user@<domain of the
+    outline config>``, so with pyoutline's placeholder domain no address is sent at all."""
+    outline = _outline_module()
+    options = {"user": job_user(spec), "priority": spec.priority}
+    if outline.config.get("outline", "domain") in ("", PLACEHOLDER_DOMAIN):
+        options["nomail"] = True
+    return options
+
+
 @contextmanager
 def _session_dir():
     """pyoutline's set-up writes a session folder; with ``use_pycuerun=False`` the frames run
@@ -85,10 +98,10 @@ def _session_dir():
 def serialize(spec: JobSpec) -> str:
     """The OpenCue job spec (XML) of the outline."""
     outline = _outline_module()
-    user = job_user(spec)
-    ol = build_outline(spec, user)
+    options = launch_options(spec)
+    ol = build_outline(spec, options["user"])
     with _session_dir():
-        launcher = outline.cuerun.OutlineLauncher(ol, user=user, priority=spec.priority)
+        launcher = outline.cuerun.OutlineLauncher(ol, **options)
         return launcher.serialize(use_pycuerun=False)
 
 
@@ -103,8 +116,7 @@ def write_job(spec: JobSpec, dest: Path) -> list[Path]:
 def launch(spec: JobSpec, dest: Path):
     """Submit to Cuebot (needs a reachable Cuebot configured for pycue)."""
     outline = _outline_module()
-    user = job_user(spec)
-    ol = build_outline(spec, user)
+    options = launch_options(spec)
+    ol = build_outline(spec, options["user"])
     with _session_dir():
-        return outline.cuerun.launch(ol, use_pycuerun=False, priority=spec.priority,
-                                     user=user)
+        return outline.cuerun.launch(ol, use_pycuerun=False, **options)
