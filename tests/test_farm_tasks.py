@@ -232,29 +232,20 @@ def _sh_tasks(job: Path, app: str) -> list[str]:
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
-def test_nuke_tasks_run_the_zipped_plugins_engine(node, tmp_path):
+@pytest.mark.parametrize("app", ["nuke", pytest.param("blender", marks=pytest.mark.blender)])
+def test_host_tasks_run_the_bundled_engine(node, tmp_path, app):
+    """Nuke: the zipped plugin's vendored core; Blender: the installed extension's."""
+    if app == "blender" and not (BPY_VENV / "bin" / "python").exists():
+        pytest.skip(f"{BPY_VENV.name} is absent: python3 build.py test creates it")
     out = tmp_path / "out" / "c.####.png"
-    job = submit(node, "nuke", out)
-    tasks = _sh_tasks(job, "nuke")
-    assert len(tasks) == 2 and all(t.startswith("nuke -t ") for t in tasks)
+    job = submit(node, app, out)
+    tasks = _sh_tasks(job, app)
+    assert len(tasks) == 2 and all(t.startswith({"nuke": "nuke -t ", "blender": "blender -b "}
+                                                [app]) for t in tasks)
     for line in tasks:
         r = run_task(line, node, shell=True)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
         assert "inkpaint: progress 100.0%" in r.stderr
-    assert_frames(out, range(FIRST, LAST + 1))
-
-
-@pytest.mark.blender
-def test_blender_tasks_run_the_installed_extensions_engine(node, tmp_path):
-    if not (BPY_VENV / "bin" / "python").exists():
-        pytest.skip(f"{BPY_VENV.name} is absent: python3 build.py test creates it")
-    out = tmp_path / "out" / "c.####.png"
-    job = submit(node, "blender", out)
-    tasks = _sh_tasks(job, "blender")
-    assert len(tasks) == 2 and all(t.startswith("blender -b ") for t in tasks)
-    for line in tasks:
-        r = run_task(line, node, shell=True)
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert_frames(out, range(FIRST, LAST + 1))
 
 
