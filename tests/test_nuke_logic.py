@@ -162,6 +162,22 @@ def test_status_line():
     plan = job.plan_run(_settings(), "N", (1001, 1030), {"config": None}, "/c")
     assert job.status_done(plan, "/w/lite.safetensors", 41.6) == \
         "coloured 1001-1030 (30 frames, lite) in 42 s"
+    scores = {1001: 1.0, 1002: 0.3, 1003: 0.49, 1004: 0.5, 1010: 0.1}
+    assert job.status_done(plan, "lite", 41.6, scores) == \
+        "coloured 1001-1030 (30 frames, lite) in 42 s; review 1002-1003, 1010"
+    assert job.review_text(scores) == "3 frames below 0.50 confidence: 1002-1003, 1010"
+    assert job.review_text({1001: 0.9}) == "no frame below 0.50 confidence"
+    assert job.review_text({}) == ""
+
+
+def test_confidence_lines_are_the_engines_and_so_is_the_review_level():
+    from core.compose.composer import FLAGGED
+    from core.compose.review import summary_line
+
+    assert job.REVIEW_BELOW == FLAGGED
+    assert job.parse_confidence(summary_line(1003, 0.4271, "2 of 41 regions below 0.50")) == \
+        (1003, 0.43)
+    assert job.parse_confidence(LINE.format(pct=1, done=1, total=2, label="frame 1")) is None
 
 
 def test_cattery_internal_knobs():

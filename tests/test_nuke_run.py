@@ -5,7 +5,9 @@ scene-linear; progress, cancel, errors, alpha and farm mode (nuke -t) included."
 
 from __future__ import annotations
 
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,15 @@ def engine_frames(lite_weights, shot_dir):
     lineart = {f: shot_dir / f"line.{f:04d}.png" for f in range(FIRST, LAST + 1)}
     refs = [Reference(shot_dir / f"color.{f:04d}.png", f) for f in (FIRST, LAST)]
     return {cf.frame: cf.rgb for cf in colorizer.colorize(lineart, refs)}
+
+
+@pytest.fixture(scope="module")
+def engine_scores(lite_weights, shot_dir):
+    """The engine's per-frame confidence for the shot (what the review knob lists)."""
+    colorizer = Colorizer(str(lite_weights), backend="torch", device="cpu", size=64)
+    lineart = {f: shot_dir / f"line.{f:04d}.png" for f in range(FIRST, LAST + 1)}
+    refs = [Reference(shot_dir / f"color.{f:04d}.png", f) for f in (FIRST, LAST)]
+    return {cf.frame: round(cf.score, 2) for cf in colorizer.colorize(lineart, refs)}
 
 
 @pytest.fixture
@@ -247,11 +258,61 @@ def test_farm_mode_chunks_retries_and_saves(nuke, shot_dir, lite_weights, tmp_pa
     assert saved["result_ready"].value() is True
     assert np.abs(_rgb(saved.image(1003))).max() > 0
 
-    # a retried task skips finished frames; an unknown node fails with exit status 1
-    assert farm.main([str(script), "--frames", "1003-1004"]) == 0
-    assert "2 of 2 frames already written" in capsys.readouterr().out
+    # a retried task skips finished frames (and a comp already pointing at the results is
+    # not rewritten); an unknown node fails with exit status 1
+    saved_bytes = script.read_bytes()
+    assert farm.main([str(script), "--frames", "1003-1004", "--save"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 frames already written" in out and "not saved again" in out
+    assert script.read_bytes() == saved_bytes
     assert farm.main([str(script), "--node", "Nope"]) == 1
     assert "inkpaint: error: no node named Nope" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_farm_retry_after_a_key_changed_redoes_the_frames_it_reaches(nuke, shot_dir,
+                                                                     lite_weights, tmp_path,
+                                                                     capsys):
+    from inkpaint_nuke import farm
+
+    shot = tmp_path / "shot"
+    shutil.copytree(shot_dir, shot)
+    _setup(nuke, shot, lite_weights, tmp_path / "cache", temporal=False)
+    script = tmp_path / "comp.nk"
+    nuke.scriptSave(str(script))
+    install(gui=False)
+    assert farm.main([str(script), "--frames", "1002-1005"]) == 0
+    capsys.readouterr()
+    result = tmp_path / "cache" / "InkpaintColorize1"
+    before = {f: read_image(result / f"colour.{f}.exr").pixels for f in range(1002, 1006)}
+    # the artist repaints key 1006 and the task is retried
+    key = read_image(shot / "color.1006.png").pixels
+    write_image(shot / "color.1006.png", key[..., ::-1].copy())
+    install(gui=False)
+    assert farm.main([str(script), "--frames", "1002-1005"]) == 0
+    out = capsys.readouterr().out
+    assert "frames are redone: their inputs changed" in out
+    after = {f: read_image(result / f"colour.{f}.exr").pixels for f in range(1002, 1006)}
+    assert any(np.abs(after[f] - before[f]).max() > 1e-3 for f in before)  # not stale
+
+
+def test_save_waits_for_another_tasks_lock_and_replaces_the_script_whole(nuke, tmp_path):
+    import threading
+
+    from inkpaint_nuke import farm
+
+    nuke.createNode("InkpaintColorize")
+    script = tmp_path / "comp.nk"
+    script.write_text("old\n")
+    lock = Path(str(script) + ".inkpaint-lock")
+    lock.write_text("")  # another chunk is saving; it is done half a second later
+    threading.Timer(0.5, lock.unlink).start()
+    start = time.monotonic()
+    farm.save_script(str(script))
+    assert time.monotonic() - start >= 0.4  # it waited for the lock
+    assert not lock.exists()
+    assert "InkpaintColorize" in script.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comp.nk"]  # no temp file left
 
 
 def test_the_farm_script_is_what_nuke_t_runs():
@@ -260,9 +321,11 @@ def test_the_farm_script_is_what_nuke_t_runs():
 
 
 def test_gui_run_leaves_the_main_thread_free(nuke, shot_dir, lite_weights, engine_frames,
-                                             tmp_path):
+                                             engine_scores, tmp_path):
     """In-process worker (the engine in a thread of Nuke's own Python): the button returns at
     once, every main-thread call during the job is short, and the result is the engine's."""
+    from inkpaint_nuke import job
+
     nuke.env["gui"] = True
     node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path)
     blocked = _press_colorize(nuke, node)
@@ -276,6 +339,11 @@ def test_gui_run_leaves_the_main_thread_free(nuke, shot_dir, lite_weights, engin
     assert node["status"].value().startswith(f"coloured {FIRST}-{LAST}")
     for f in range(FIRST, LAST + 1):
         assert np.abs(_rgb(node.image(f)) - srgb_to_linear(engine_frames[f])).max() <= 1e-5
+    # the flagged frames, as the engine scored them, in the review knob
+    scores = engine_scores
+    assert node["review"].value() == job.review_text(scores) and scores
+    low = job.flagged_frames(scores)
+    assert (f"review {job.format_frames(low)}" in node["status"].value()) == bool(low)
 
 
 def test_the_fake_refuses_node_work_off_the_main_thread(nuke):

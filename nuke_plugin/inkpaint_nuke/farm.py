@@ -91,6 +91,7 @@ def save_script(path):
         tmp = f"{path}.{os.getpid()}.tmp"
         nuke.scriptSave(tmp)
         os.replace(tmp, path)
+        nuke.root()["name"].setValue(path)  # saving under tmp renamed the script
     finally:
         os.remove(lock)
 
