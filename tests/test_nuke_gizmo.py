@@ -84,9 +84,20 @@ def test_colorize_gizmo_inside(nuke):
         line_in, refs_in = nuke.toNode("lineart"), nuke.toNode("refs")
         read, fmt = nuke.toNode("InkpaintResult"), nuke.toNode("MatchFormat")
         switch, output = nuke.toNode("ShowResult"), nuke.toNode("Output1")
+        to_working, premult = nuke.toNode("ResultToWorking"), nuke.toNode("ResultPremult")
+        line_srgb, refs_srgb = nuke.toNode("LineToSRGB"), nuke.toNode("RefsToSRGB")
+        unpremult = nuke.toNode("RefsUnpremult")
     assert (line_in["number"].value(), refs_in["number"].value()) == (0, 1)
     assert output.input(0) is switch
-    assert switch.input(0) is line_in and switch.input(1) is fmt and fmt.input(0) is read
+    # the result: sRGB frames -> the working space -> premultiplied -> the line art's format
+    assert switch.input(0) is line_in and switch.input(1) is fmt and fmt.input(0) is premult
+    assert premult.input(0) is to_working and to_working.input(0) is read
+    assert to_working["out_colorspace"].value() == "scene_linear"
+    # what the Write nodes render: the inputs in sRGB (the references unpremultiplied first)
+    assert line_srgb.input(0) is line_in
+    assert refs_srgb.input(0) is unpremult and unpremult.input(0) is refs_in
+    assert line_srgb["in_colorspace"].value() == refs_srgb["in_colorspace"].value() == \
+        "scene_linear"
     assert switch["which"].value() == 0  # shows the line art until a run finished
     node["result_ready"].setValue(True)
     node["result_file"].setValue("/cache/N/colour.####.exr")
@@ -95,7 +106,7 @@ def test_colorize_gizmo_inside(nuke):
     assert switch["which"].value() == 1
     assert read["file"].evaluate() == "/cache/N/colour.####.exr"
     assert (read["first"].value(), read["last"].value()) == (1001, 1048)
-    assert read["raw"].value() is True  # scene-linear EXR, no conversion
+    assert read["raw"].value() is True  # sRGB values in the EXR: ResultToWorking converts
     assert (read["before"].value(), read["after"].value(), read["on_error"].value()) == \
         ("black", "black", "black")
 

@@ -95,19 +95,23 @@ def test_colorize_renders_inputs_runs_the_engine_and_shows_its_frames(
     node, line, colour = _setup(nuke, shot_dir, lite_weights, tmp_path)
     plan = nuke_ops.colorize(node)
 
-    # the Write nodes it made: line art as sRGB PNG over the frames the engine reads,
-    # the references as scene-linear EXR at the reference frames, fed by the gizmo's inputs
+    # the Write nodes it made, inside the gizmo: the line art over the frames the engine
+    # reads and the references at the reference frames, both through the gizmo's own
+    # OCIOColorSpace conversions to sRGB, as raw 16-bit PNG
     writes = {name: [] for name, *_ in nuke.executed}
     for name, first, last, knobs, source in nuke.executed:
         writes[name].append((first, last, knobs, source))
     line_w, ref_w = writes["Write1"], writes["Write2"]
     assert [(a, b) for a, b, *_ in line_w] == [(FIRST, LAST)]
-    assert line_w[0][2]["file_type"] == "png" and line_w[0][2]["colorspace"] == "sRGB"
-    assert line_w[0][2]["datatype"] == "16 bit" and line_w[0][2]["channels"] == "rgb"
-    assert line_w[0][3] is line
+    for w in (line_w[0], ref_w[0]):
+        assert w[2]["file_type"] == "png" and w[2]["datatype"] == "16 bit" and w[2]["raw"]
+    assert line_w[0][2]["channels"] == "rgb"
+    assert line_w[0][3].name() == "LineToSRGB" and line_w[0][3].input(0).name() == "lineart"
     assert [(a, b) for a, b, *_ in ref_w] == [(FIRST, FIRST), (LAST, LAST)]
-    assert ref_w[0][2]["file_type"] == "exr" and ref_w[0][2]["raw"] is True
-    assert ref_w[0][3] is colour
+    assert ref_w[0][3].name() == "RefsToSRGB"
+    assert ref_w[0][3]["out_colorspace"].value() == "sRGB"
+    with node:
+        assert nuke.allNodes("Write") == []  # temporary: deleted after rendering
     assert nuke.allNodes("Write") == []  # temporary: deleted after rendering
 
     # the result: scene-linear EXR frames, the Read inside the gizmo pointing at them

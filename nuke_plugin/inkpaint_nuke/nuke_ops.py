@@ -9,7 +9,6 @@ so Nuke's UI stays live and the ProgressTask's Cancel is read between frames. ``
 (farm mode) has no event loop and runs the same steps in the calling thread."""
 
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -84,34 +83,31 @@ def _root_value(name, default=""):
     return knob.value() if knob is not None else default
 
 
-def _colour(settings):
-    return job.colour_settings(
-        _root_value("colorManagement", "Nuke"), _root_value("OCIO_config"),
-        _root_value("customOCIOConfigPath"), _root_value("workingSpaceLUT", "linear"),
-        settings.srgb_colorspace, os.path.dirname(getattr(nuke, "EXE_PATH", "") or ""))
-
-
-def _parent(node):
-    """The group the node sits in (the Write nodes go beside it)."""
-    full = node.fullName()
-    return nuke.toNode(full.rsplit(".", 1)[0]) if "." in full else nuke.root()
-
-
-def _set_colorspace(write, names):
-    for name in names:
-        try:
-            write["colorspace"].setValue(name)
-            return name
-        except (ValueError, RuntimeError, TypeError):
-            continue
+def sync_colour(node, override=None):
+    """Point the gizmo's OCIOColorSpace nodes at the script's sRGB colour space (the node's
+    knob, else the first of ``job.SRGB_NAMES`` the config has); returns the name. A gizmo's
+    internals are rebuilt from its file on every load, so onCreate calls this too."""
+    if override is None:
+        override = str(node["srgb_colorspace"].value() or "").strip()
+    names = job.srgb_candidates(override)
+    with node:
+        for name in names:
+            try:
+                for inner, knob in job.COLORIZE_SRGB_KNOBS:
+                    nuke.toNode(inner)[knob].setValue(name)
+                return name
+            except (ValueError, RuntimeError, TypeError):
+                continue
     raise job.UserError(f"none of the sRGB colour spaces {', '.join(names)} exists in this "
-                        "script's colour management: type one in the node's 'sRGB colour "
-                        "space' knob")
+                        "script's OCIO config: type one in the node's 'sRGB colour space' "
+                        "knob")
 
 
 def _create_writes(node, plan):
+    """The temporary Write nodes, inside the gizmo, fed by its sRGB conversions."""
+    sync_colour(node)
     created = []
-    with _parent(node):
+    with node:
         for spec in plan.writes:
             write = nuke.nodes.Write()
             created.append((spec, write))
@@ -119,9 +115,7 @@ def _create_writes(node, plan):
             for name, value in spec.knobs.items():
                 if name in write.knobs():
                     write[name].setValue(value)
-            if not spec.knobs.get("raw"):
-                _set_colorspace(write, plan.job["colour"]["srgb"])
-            write.setInput(0, node.input(spec.input_index))
+            write.setInput(0, nuke.toNode(spec.source))
     return created
 
 
@@ -157,18 +151,17 @@ def _render(writes, progress, on_main=_direct, per_frame=False):
                 done += b - a + 1
 
 
-def _delete_writes(writes):
-    for _, write in writes:
-        nuke.delete(write)
+def _delete_writes(node, writes):
+    with node:
+        for _, write in writes:
+            nuke.delete(write)
 
 
 def _cleanup(plan):
     """Remove the rendered inputs; the job file and the worker's log stay for reference."""
     for name in os.listdir(plan.folder) if os.path.isdir(plan.folder) else []:
         path = os.path.join(plan.folder, name)
-        if name == "work":
-            shutil.rmtree(path, ignore_errors=True)
-        elif name.startswith(("line.", "ref.")):
+        if name.startswith(("line.", "ref.")):
             os.remove(path)
 
 
@@ -198,8 +191,8 @@ def _prepare(node, frames, python, overwrite):
     settings = job.read_settings(_knob_values(node))
     root = job.cache_root(settings.cache_dir, _root_value("name"), tempfile.gettempdir())
     shot = _shot(node)
-    plan = job.plan_run(settings, node.name(), shot, _colour(settings), root, frames,
-                        overwrite, lineart_alpha=_has_alpha(node.input(0)),
+    plan = job.plan_run(settings, node.name(), shot, root, frames, overwrite,
+                        lineart_alpha=_has_alpha(node.input(0)),
                         refs_alpha=_has_alpha(node.input(1)))
     python = runner.resolve_python(python or settings.python)
     if not os.path.isdir(plan.folder):  # also where create_directories is unknown
@@ -223,7 +216,7 @@ def _run(node, plan, settings, python, start, progress, echo, on_main, per_frame
     try:
         _render(writes, progress, on_main, per_frame)
     finally:
-        on_main(_delete_writes, writes)
+        on_main(_delete_writes, node, writes)
     on_main(set_status, node, "colouring...")
     progress.update(10.0, f"colouring {job.format_frames(plan.frames)}")
     scores = runner.run_job(plan, python,
@@ -306,10 +299,21 @@ def colorize_this():
     colorize_in_background(nuke.thisNode())
 
 
+def on_create():
+    """The gizmo's onCreate (also on every script load): its colour conversions."""
+    node = nuke.thisNode()
+    try:
+        sync_colour(node)
+    except job.UserError as exc:
+        nuke.warning(f"{node.name()}: {exc}")
+
+
 def knob_changed():
     """The gizmo's knobChanged: a changed setting makes the shown result stale."""
     node, knob = nuke.thisNode(), nuke.thisKnob()
     if knob is None or knob.name() not in job.SETTING_KNOBS:
         return
+    if knob.name() == "srgb_colorspace":
+        on_create()
     if "result_ready" in node.knobs() and node["result_ready"].value():
         set_status(node, "settings changed since the last run: press Colorize")

@@ -78,6 +78,8 @@ CLASSES = {
     "FrameHold": {"first_frame": (_I, 0), "increment": (_I, 0)},
     "Colorspace": {"channels": (_S, "rgb"), "colorspace_in": (_E, "linear"),
                    "colorspace_out": (_E, "linear")},
+    "OCIOColorSpace": {"channels": (_S, "rgb"), "in_colorspace": (_E, "scene_linear"),
+                       "out_colorspace": (_E, "scene_linear")},
     "Expression": dict([(f"expr{i}", (_S, "")) for i in range(4)]
                        + [(f"channel{i}", (_S, c)) for i, c in enumerate(pixels.RGBA)]),
     "Unpremult": {"channels": (_S, "rgb"), "alpha": (_S, "rgba.alpha")},
@@ -94,7 +96,18 @@ CLASSES = {
 }
 _ENUMS = {("Read", "colorspace"): COLORSPACES, ("Write", "colorspace"): COLORSPACES,
           ("Colorspace", "colorspace_in"): COLORSPACES,
-          ("Colorspace", "colorspace_out"): COLORSPACES}
+          ("Colorspace", "colorspace_out"): COLORSPACES,
+          # OCIOColorSpace offers the colour spaces and roles of the script's OCIO config
+          ("OCIOColorSpace", "in_colorspace"): lambda: pixels.ocio_names(_ocio_config()),
+          ("OCIOColorSpace", "out_colorspace"): lambda: pixels.ocio_names(_ocio_config())}
+
+
+def _ocio_config():
+    """The script's OCIO config; Nuke's legacy colour management uses nuke-default."""
+    r = root()
+    if r is None or r["colorManagement"].value() != "OCIO":
+        return "nuke-default"
+    return r["OCIO_config"].value()
 _SOURCES = {"Input", "Read", "Root"}  # classes whose default input count is 0
 _MAX_INPUTS = {"Input": 0, "Read": 0, "Copy": 2, "Switch": 2, "Output": 1}
 
@@ -199,6 +212,8 @@ class Knob:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and self._menu:
                 return self._menu[int(v)]
             options = self._menu or _ENUMS.get((self._node_class(), self._name))
+            if callable(options):
+                options = options()
             if options and str(v) not in options:
                 raise ValueError(f"{self._name}: {v!r} is not one of {list(options)}")
             return str(v)
@@ -876,6 +891,14 @@ def _evaluate(node, frame):
         chans = pixels.channel_set(k["channels"].value(), img)
         rgb = np.stack([img.get_channel(c) for c in chans], axis=2)
         rgb = pixels.convert(rgb, k["colorspace_in"].value(), k["colorspace_out"].value())
+        for i, c in enumerate(chans):
+            img[c] = np.ascontiguousarray(rgb[..., i])
+        return img
+    if cls == "OCIOColorSpace":
+        chans = pixels.channel_set(k["channels"].value(), img)
+        rgb = np.stack([img.get_channel(c) for c in chans], axis=2)
+        rgb = pixels.ocio_convert(rgb, _ocio_config(), k["in_colorspace"].value(),
+                                  k["out_colorspace"].value())
         for i, c in enumerate(chans):
             img[c] = np.ascontiguousarray(rgb[..., i])
         return img
