@@ -116,7 +116,7 @@ def test_cattery_gizmo_knobs_and_packing(nuke):
     knobs = _user_knobs(node, nuke)
     assert (knobs["ref_a"].value(), knobs["ref_b"].value(), knobs["size"].value()) == \
         (1001, 1024, 256)
-    assert knobs["colorspace"].value() == "linear" and knobs["line_alpha"].value() is False
+    assert knobs["colorspace"].value() == "scene_linear" and knobs["line_alpha"].value() is False
     assert knobs["modelFile"].Class() == "Link_Knob"
     assert knobs["modelFile"].value().startswith("[lsearch -inline [plugins -all "
                                                  "inkpaint_colorize.cat]")
@@ -147,7 +147,8 @@ def test_cattery_gizmo_knobs_and_packing(nuke):
                for i in range(len(pairs))]
         assert got == pairs, copy
     assert n["Inference1"].input(0) is n["PackLineB"]
-    assert n["ToLinear"]["colorspace_in"].value() == "sRGB"
+    assert n["ToLinear"]["in_colorspace"].value() == "sRGB"  # nuke-default's sRGB
+    assert n["ToLinear"]["out_colorspace"].value() == "scene_linear"
     assert n["WithAlpha"].input(0) is n["KeepRGB"] and n["WithAlpha"].input(1) is \
         n["PremultAlpha"]
     assert n["KeepAlpha"].input(0) is n["KeepRGB"] and n["KeepAlpha"].input(1) is n["lineart"]
@@ -172,11 +173,23 @@ def test_cattery_knobs_reach_the_inference_node(nuke):
     assert inference["size"].value() == 192
     node["colorspace"].setValue("sRGB")
     with node:
-        assert nuke.toNode("ToSRGB_line")["colorspace_in"].value() == "sRGB"
-        assert nuke.toNode("ToSRGB_refs")["colorspace_in"].value() == "sRGB"
-        assert nuke.toNode("ToLinear")["colorspace_out"].value() == "sRGB"
+        for name, knob in (("ToSRGB_line", "in_colorspace"), ("ToSRGB_refs", "in_colorspace"),
+                           ("ToLinear", "out_colorspace")):
+            assert nuke.toNode(name)[knob].value() == "sRGB"
     node["size"].setValue(8)
     assert inference["size"].value() == 192 and "too small" in nuke.warnings[-1]
+    node["colorspace"].setValue("ACEScg")  # not in this script's config: said, not applied
+    assert "'input colour space'" in nuke.warnings[-1]
+
+
+def test_cattery_gizmo_uses_the_configs_srgb(nuke):
+    nuke.root()["colorManagement"].setValue("OCIO")
+    nuke.root()["OCIO_config"].setValue("aces_1.2")
+    node = nuke.createNode("InkpaintColorizeCattery")
+    with node:
+        assert nuke.toNode("ToSRGB_refs")["out_colorspace"].value() == "Utility - sRGB - Texture"
+        assert nuke.toNode("ToSRGB_refs")["in_colorspace"].value() == "scene_linear"
+        assert nuke.toNode("ToLinear")["in_colorspace"].value() == "Utility - sRGB - Texture"
 
 
 def test_a_knob_the_gizmo_does_not_have_is_an_error(nuke):

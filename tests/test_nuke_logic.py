@@ -165,12 +165,14 @@ def test_confidence_lines_are_the_engines_and_so_is_the_review_level():
     assert job.parse_confidence(LINE.format(pct=1, done=1, total=2, label="frame 1")) is None
 
 
-def test_cattery_internal_knobs():
-    values = job.cattery_internal_knobs("256", "sRGB")
-    assert values[0] == ("Inference1", "size", 256)
-    assert {(n, k) for n, k, v in values[1:]} == set(job.CATTERY_COLOURSPACE_KNOBS)
+def test_cattery_knobs():
+    assert job.cattery_size("256") == 256
     with pytest.raises(job.UserError):
-        job.cattery_internal_knobs(8, "linear")
+        job.cattery_size(8)
+    # each conversion node has one side on the input colour space and one on sRGB
+    assert sorted(n for n, _ in job.CATTERY_COLOURSPACE_KNOBS) == \
+        sorted(n for n, _ in job.CATTERY_SRGB_KNOBS)
+    assert set(job.CATTERY_COLOURSPACE_KNOBS).isdisjoint(job.CATTERY_SRGB_KNOBS)
 
 
 # ---- the code that runs inside Nuke -----------------------------------------------------------

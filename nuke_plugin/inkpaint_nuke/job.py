@@ -374,19 +374,18 @@ def parse_error(line):
 
 # ---- the Cattery gizmo -----------------------------------------------------------------------
 
-# (node, knob) inside InkpaintColorizeCattery that follow its "input colour space" knob: the
-# three conversions to the networks' sRGB and the one back.
-CATTERY_COLOURSPACE_KNOBS = (("ToSRGB_line", "colorspace_in"),
-                             ("ToSRGB_line_alpha", "colorspace_in"),
-                             ("ToSRGB_refs", "colorspace_in"), ("ToLinear", "colorspace_out"))
+# (node, knob) inside InkpaintColorizeCattery (all OCIOColorSpace nodes): the side that
+# follows its "input colour space" knob, and the side that is the networks' sRGB.
+CATTERY_COLOURSPACE_KNOBS = (("ToSRGB_line", "in_colorspace"),
+                             ("ToSRGB_line_alpha", "in_colorspace"),
+                             ("ToSRGB_refs", "in_colorspace"), ("ToLinear", "out_colorspace"))
+CATTERY_SRGB_KNOBS = (("ToSRGB_line", "out_colorspace"), ("ToSRGB_line_alpha", "out_colorspace"),
+                      ("ToSRGB_refs", "out_colorspace"), ("ToLinear", "in_colorspace"))
 
 
-def cattery_internal_knobs(size, colorspace):
-    """The internal knob values the Cattery gizmo's own knobs set: the Inference node's
-    ``size`` (the model attribute CatFileCreator exposes) and the colour conversions."""
+def cattery_size(size):
+    """The Inference node's ``size`` (the model attribute CatFileCreator exposes)."""
     size = int(float(size))
     if size < 32:
         raise UserError(f"working size {size} is too small: use 32 or more")
-    out = [("Inference1", "size", size)]  # type: List[Tuple[str, str, object]]
-    out += [(node, knob, colorspace) for node, knob in CATTERY_COLOURSPACE_KNOBS]
-    return out
+    return size

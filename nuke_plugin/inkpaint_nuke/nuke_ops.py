@@ -83,24 +83,28 @@ def _root_value(name, default=""):
     return knob.value() if knob is not None else default
 
 
-def sync_colour(node, override=None):
-    """Point the gizmo's OCIOColorSpace nodes at the script's sRGB colour space (the node's
-    knob, else the first of ``job.SRGB_NAMES`` the config has); returns the name. A gizmo's
-    internals are rebuilt from its file on every load, so onCreate calls this too."""
-    if override is None:
-        override = str(node["srgb_colorspace"].value() or "").strip()
-    names = job.srgb_candidates(override)
+def set_colour_space(node, knobs, names, what):
+    """Set every (internal node, knob) of ``knobs`` inside the gizmo ``node`` to the first of
+    ``names`` the script's OCIO config has; returns it. ``what`` names the knob to fix."""
     with node:
         for name in names:
             try:
-                for inner, knob in job.COLORIZE_SRGB_KNOBS:
+                for inner, knob in knobs:
                     nuke.toNode(inner)[knob].setValue(name)
                 return name
             except (ValueError, RuntimeError, TypeError):
                 continue
-    raise job.UserError(f"none of the sRGB colour spaces {', '.join(names)} exists in this "
-                        "script's OCIO config: type one in the node's 'sRGB colour space' "
-                        "knob")
+    raise job.UserError(f"none of the colour spaces {', '.join(names)} exists in this "
+                        f"script's OCIO config: type one in the node's '{what}' knob")
+
+
+def sync_colour(node):
+    """Point the gizmo's OCIOColorSpace nodes at the script's sRGB colour space (the node's
+    knob, else the first of ``job.SRGB_NAMES`` the config has); returns the name. A gizmo's
+    internals are rebuilt from its file on every load, so onCreate calls this too."""
+    override = str(node["srgb_colorspace"].value() or "").strip()
+    return set_colour_space(node, job.COLORIZE_SRGB_KNOBS, job.srgb_candidates(override),
+                            "sRGB colour space")
 
 
 def _create_writes(node, plan):
