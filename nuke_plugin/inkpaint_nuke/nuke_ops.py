@@ -280,6 +280,10 @@ def colorize_in_background(node):
         except runner.Cancelled:
             nuke.executeInMainThread(set_status,
                                      (node, "cancelled (frames already written are kept)"))
+        except Exception as exc:  # a crash must still reach the artist, not end silently
+            nuke.executeInMainThread(_report_error, (node, f"unexpected {type(exc).__name__}: "
+                                                           f"{exc}"))
+            raise
         finally:
             progress.close()
 
