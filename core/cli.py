@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_farm_parser(sub)
 
+    p = sub.add_parser("review", help="a contact sheet (PNG) of a rendered shot: frames, "
+                       "confidence maps, keys and flagged frames")
+    from .commands.review import add_arguments as add_review_arguments
+
+    add_review_arguments(p)
+
     p = sub.add_parser("export", help="export the generators for ONNX Runtime, or one "
                        "TorchScript file for Nuke's CatFileCreator (--format torchscript)")
     p.add_argument("--model", default="lite")
@@ -124,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.farm import run_farm
 
             return run_farm(args)
+        if args.command == "review":
+            from .commands.review import run_review
+
+            return run_review(args)
         if args.command == "evaluate":
             from .commands.evaluate import run_evaluate
 
@@ -171,6 +181,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     except InkpaintError as exc:
         print(f"inkpaint: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")
+        depth = len(__package__.split("."))
+        if missing[:depth] != __package__.split(".") or missing[depth:depth + 1] not in (
+                ["eval"], ["train"], ["data"]):
+            raise
+        # The Blender and Nuke bundles vendor the inference part of core only (build.py).
+        print(f"inkpaint: error: '{args.command}' needs a full Inkpaint install (pip install "
+              "inkpaint): the Blender and Nuke plugins bundle only what colouring needs",
+              file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         print("inkpaint: interrupted", file=sys.stderr, flush=True)

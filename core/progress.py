@@ -4,7 +4,8 @@
 - ``lines``: one flushed line per item on stderr,
   ``inkpaint: progress 12.5% (3/24) frame 1003`` (the default otherwise).
 - ``deadline``: the same line on stdout, where a Deadline plugin's stdout handler reads it
-  with ``DEADLINE_REGEX`` (group 1 is the percentage).
+  with ``DEADLINE_REGEX`` (group 1 is the percentage); a failure repeats the ``inkpaint:
+  error: ...`` line on stdout too, since those handlers never see stderr.
 - ``openjd``: ``openjd_progress: 12.5`` per item and ``openjd_status: ...`` at the start and
   the end, on stdout, as Open Job Description runtimes (AWS Deadline Cloud workers,
   ``openjd run``) parse them; a failure adds ``openjd_fail: <reason>``.
@@ -64,6 +65,8 @@ def fail_line(mode: str, reason: str) -> str | None:
     """The farm-specific failure line for ``mode`` (None where the format has none)."""
     if mode == "openjd":
         return "openjd_fail: " + " ".join(str(reason).split())
+    if mode == "deadline":
+        return "inkpaint: error: " + " ".join(str(reason).split())
     return None
 
 

@@ -204,7 +204,7 @@ def test_deadline_job_per_unit(spec, tmp_path):
     assert info["EnvironmentKeyValue0"] == "INKPAINT_WEIGHTS=/farm/weights"
     plugin = dict(ln.split("=", 1) for ln in (tmp_path / "dl" / "plugin_info.1002-1024.job")
                   .read_text().splitlines())
-    assert plugin["Executable"] == sys.executable
+    assert plugin["Executable"] == "inkpaint"  # from the node's PATH, not this desk's venv
     assert "--frames <STARTFRAME>-<ENDFRAME>" in plugin["Arguments"]
     assert "--progress deadline" in plugin["Arguments"]
     assert '"' + spec.out + '"' in plugin["Arguments"]  # a path with a space stays one argument
@@ -226,6 +226,51 @@ def test_opencue_outline_serialises(spec, tmp_path):
     assert "--frames '#FRAME_START#-#FRAME_END#'" in xml
     assert "&apos;" in xml or "'" + spec.out + "'" in xml  # quoted for RQD's shell
     assert '<key name="INKPAINT_WEIGHTS">/farm/weights</key>' in xml
+
+
+def test_opencue_owner_is_the_account_or_refused(spec, tmp_path, monkeypatch):
+    pytest.importorskip("outline")
+    import getpass
+
+    from core.farm import opencue
+
+    monkeypatch.delenv("USER", raising=False)
+    monkeypatch.delenv("LOGNAME", raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "ann")
+    xml = opencue.write_job(spec, tmp_path / "cue")[0].read_text()
+    assert "<user>ann</user>" in xml and "<email>" not in xml
+    assert sorted(p.name for p in (tmp_path / "cue").iterdir()) == [f"{spec.slug}.cuejob.xml"]
+
+    def no_user():
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", no_user)
+    with pytest.raises(InkpaintError, match="pass --user NAME"):
+        opencue.write_job(spec, tmp_path / "cue2")
+    assert not (tmp_path / "cue2").exists()
+    spec.options["user"] = "bob"
+    assert "<user>bob</user>" in opencue.write_job(spec, tmp_path / "cue3")[0].read_text()
+
+
+def test_deadline_failures_repeat_the_error_on_stdout():
+    from core.progress import DEADLINE_ERROR_REGEX, fail_line
+
+    line = fail_line("deadline", "key file /k.png\n does not exist")
+    assert re.search(DEADLINE_ERROR_REGEX, line).group(1) == "key file /k.png does not exist"
+    assert fail_line("lines", "x") is None
+
+
+def test_job_names_come_from_the_shot_not_the_folder(tmp_path):
+    from core.commands.farm import job_name
+    from core.frames import FrameSequence
+
+    names = set()
+    for shot in ("sh010", "sh020"):
+        folder = tmp_path / shot / "lineart"
+        folder.mkdir(parents=True)
+        (folder / "line.1001.png").write_bytes(b"")
+        names.add(job_name(FrameSequence(folder / "line.####.png")))
+    assert names == {"inkpaint sh010/lineart/line", "inkpaint sh020/lineart/line"}
 
 
 NODE_HARNESS = r"""
@@ -270,7 +315,7 @@ def test_flamenco_job_type_compiles_the_planned_chunks(spec, tmp_path, planned):
             else ["1001-1012", "1013-1024", "1025-1036", "1037-1048"])
     assert [t["name"] for t in tasks] == [f"colorize-{w}" for w in want]
     cmd = tasks[1]["commands"][0]
-    assert cmd["type"] == "exec" and cmd["params"]["exe"] == sys.executable
+    assert cmd["type"] == "exec" and cmd["params"]["exe"] == "inkpaint"
     assert cmd["params"]["args"] == spec.command[1:] + spec.colorize_args(want[1], "lines")
     assert tasks[0]["type"] == "misc"
 

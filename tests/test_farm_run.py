@@ -32,7 +32,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = (1001, 1024, 1048)
 # One thread per process: the same arithmetic in every process (and polite on small CI boxes).
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# The venv's bin on PATH: farm jobs start 'inkpaint' from the node's PATH.
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+       "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
 
 
 @pytest.fixture(scope="module")

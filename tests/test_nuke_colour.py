@@ -1,134 +1,100 @@
-"""Scene-linear <-> sRGB in the Nuke adapter: the transfer round trip, alpha handling, and
-the OCIO path (through a stand-in PyOpenColorIO, as none is installed here)."""
+"""Colour in the InkpaintColorize gizmo: the script's own OCIOColorSpace nodes, inside the
+gizmo, turn the working space into the networks' sRGB on the way to the worker and back on
+the way out, whatever the OCIO config (the fake knows nuke-default and an ACES 1.2 config whose
+ACEScg working space really differs from linear sRGB), so the worker never converts colour."""
 
 from __future__ import annotations
-
-import sys
-import types
 
 import numpy as np
 import pytest
 
-from core.imageio import linear_to_srgb, srgb_to_linear
-from tests.fake_nuke import PLUGIN
+from core.engine.colorizer import Colorizer
+from core.engine.plan import Reference
+from tests.conftest import write_shot
+from tests.fake_nuke import install, nuke_pixels
 
-sys.path.insert(0, str(PLUGIN))
-
-from inkpaint_nuke.colour import (  # noqa: E402
-    ColourTransform,
-    premultiply,
-    srgb_decode,
-    srgb_encode,
-    unpremultiply,
-)
+FIRST, LAST = 1001, 1004
+ACES_SRGB = "Utility - sRGB - Texture"
 
 
-def _ramp():
-    # dark values around the linear segment, mid tones, 1.0 and HDR highlights
-    v = np.concatenate([np.linspace(0, 0.01, 101), np.linspace(0.01, 1, 500),
-                        np.linspace(1, 16, 50)]).astype(np.float32)
-    return np.stack([v, v[::-1], np.roll(v, 7)], axis=1).reshape(1, -1, 3)
+@pytest.fixture
+def nuke():
+    return install(gui=False)
 
 
-def test_linear_srgb_linear_round_trip_within_1e_4():
-    lin = _ramp()
-    back = ColourTransform().to_linear(ColourTransform().to_srgb(lin))
-    assert np.abs(back - lin).max() <= 1e-4
-    rel = np.abs(back - lin) / np.maximum(lin, 1e-3)
-    assert rel.max() <= 1e-5  # and relatively tight for HDR values too
+def _aces(nuke):
+    nuke.root()["colorManagement"].setValue("OCIO")
+    nuke.root()["OCIO_config"].setValue("aces_1.2")
 
 
-def test_srgb_linear_srgb_round_trip_and_known_values():
-    s = np.linspace(0, 1, 1001, dtype=np.float32).reshape(1, -1, 1).repeat(3, 2)
-    assert np.abs(srgb_encode(srgb_decode(s)) - s).max() <= 1e-5
-    assert srgb_encode(np.array([0.18], np.float32))[0] == pytest.approx(0.4613561, abs=1e-6)
-    assert srgb_decode(np.array([0.5], np.float32))[0] == pytest.approx(0.2140411, abs=1e-6)
+@pytest.mark.parametrize("config,srgb", [("nuke-default", "sRGB"), ("aces_1.2", ACES_SRGB)])
+def test_the_gizmo_finds_the_configs_srgb_on_create_and_on_load(nuke, tmp_path, config, srgb):
+    if config == "aces_1.2":
+        _aces(nuke)
+    node = nuke.createNode("InkpaintColorize")
+    with node:
+        for name, knob in (("LineToSRGB", "out_colorspace"), ("RefsToSRGB", "out_colorspace"),
+                           ("ResultToWorking", "in_colorspace")):
+            assert nuke.toNode(name)[knob].value() == srgb
+        assert nuke.toNode("RefsToSRGB")["in_colorspace"].value() == "scene_linear"
+        assert nuke.toNode("ResultToWorking")["out_colorspace"].value() == "scene_linear"
+    script = tmp_path / "comp.nk"
+    nuke.scriptSave(str(script))
+    nuke = install(gui=False)
+    nuke.scriptOpen(str(script))  # the internals are rebuilt from the .gizmo: synced again
+    with nuke.toNode("InkpaintColorize1"):
+        assert nuke.toNode("RefsToSRGB")["out_colorspace"].value() == srgb
 
 
-def test_the_transfer_is_the_engines_own():
-    lin = _ramp()
-    assert np.array_equal(srgb_encode(lin), linear_to_srgb(lin))
-    assert np.array_equal(srgb_decode(lin), srgb_to_linear(lin))
+def test_a_colour_space_the_config_lacks_is_one_clear_error(nuke, tmp_path):
+    from inkpaint_nuke import nuke_ops
+
+    node = nuke.createNode("InkpaintColorize")
+    node["srgb_colorspace"].setValue("Output - sRGB")  # not in nuke-default
+    assert any("Output - sRGB" in w for w in nuke.warnings)
+    with pytest.raises(nuke_ops.job.UserError, match="type one in the node's 'sRGB colour"):
+        nuke_ops.sync_colour(node)
 
 
-def test_premultiplied_alpha_round_trip_keeps_colour_under_zero_alpha():
-    rgb = np.random.default_rng(0).random((4, 5, 3)).astype(np.float32)
-    alpha = np.array([0.0, 0.25, 0.5, 1.0, 1.0] * 4, np.float32).reshape(4, 5)
-    pre = premultiply(rgb, alpha)
-    back = unpremultiply(pre, alpha)
-    on = alpha > 0
-    assert np.abs(back[on] - rgb[on]).max() <= 1e-6
-    assert np.array_equal(back[~on], pre[~on])  # nothing to divide: kept as stored
+def test_an_aces_script_feeds_the_worker_srgb_and_gets_acescg_back(nuke, tmp_path,
+                                                                    lite_weights):
+    """An ACEScg comp: Reads of sRGB files converted into the working space, as an artist has
+    them. The worker must see the files' own sRGB (so the engine's frames are the ones it
+    makes from the files), and the node must give them back in ACEScg."""
+    from inkpaint_nuke import nuke_ops
 
+    shot_dir = tmp_path / "shot"
+    write_shot(shot_dir, frames=LAST - FIRST + 1, size=64, first=FIRST)
+    _aces(nuke)
 
-class _Processor:
-    def __init__(self, fn, log):
-        self.fn, self.log = fn, log
+    def working(pattern):
+        read = nuke.nodes.Read(file=str(shot_dir / pattern), first=FIRST, last=LAST)
+        to_aces = nuke.nodes.OCIOColorSpace(in_colorspace="Utility - Linear - sRGB",
+                                            out_colorspace="scene_linear")
+        to_aces.setInput(0, read)
+        return to_aces
 
-    def getDefaultCPUProcessor(self):  # noqa: N802 (OCIO's names)
-        return self
-
-    def applyRGB(self, data):  # noqa: N802
-        self.log.append(data.shape)
-        data[...] = self.fn(data)
-
-
-def _fake_ocio(spaces, roles=()):
-    """A stand-in for PyOpenColorIO whose sRGB is the IEC transfer of a linear space."""
-    log = {"opened": [], "processors": [], "applied": []}
-
-    class Config:
-        @staticmethod
-        def CreateFromFile(path):  # noqa: N802
-            log["opened"].append(path)
-            return Config()
-
-        @staticmethod
-        def CreateFromBuiltinConfig(name):  # noqa: N802
-            log["opened"].append("builtin:" + name)
-            return Config()
-
-        def getColorSpaceNames(self):  # noqa: N802
-            return list(spaces)
-
-        def getRoles(self):  # noqa: N802
-            return list(roles)
-
-        def getProcessor(self, src, dst):  # noqa: N802
-            log["processors"].append((src, dst))
-            fn = srgb_encode if dst != "ACEScg" else srgb_decode
-            return _Processor(fn, log["applied"])
-
-    return types.SimpleNamespace(Config=Config), log
-
-
-def test_ocio_picks_the_first_srgb_space_the_config_has_and_round_trips():
-    ocio, log = _fake_ocio(["ACEScg", "Utility - sRGB - Texture", "Output - Rec.709"])
-    t = ColourTransform("/cfg/aces.ocio", "ACEScg", ("sRGB", "sRGB - Texture",
-                                                      "Utility - sRGB - Texture"), ocio=ocio)
-    assert log["opened"] == ["/cfg/aces.ocio"]
-    assert ("ACEScg", "Utility - sRGB - Texture") in log["processors"]
-    assert ("Utility - sRGB - Texture", "ACEScg") in log["processors"]
-    assert "OCIO ACEScg -> Utility - sRGB - Texture" in t.description
-    lin = _ramp()
-    assert np.abs(t.to_linear(t.to_srgb(lin)) - lin).max() <= 1e-4
-    assert log["applied"]  # went through the processors, not the built-in transfer
-
-
-def test_ocio_roles_and_builtin_configs():
-    ocio, log = _fake_ocio(["lin_rec709", "srgb_tx"], roles=[("matte_paint", "srgb_tx")])
-    ColourTransform("ocio://cg-config-v2.1.0", "scene_linear", ("sRGB", "matte_paint"),
-                    ocio=ocio)
-    assert log["opened"] == ["builtin:cg-config-v2.1.0"]
-    assert ("scene_linear", "matte_paint") in log["processors"]
-    with pytest.raises(ValueError, match="none of the sRGB colour spaces"):
-        ColourTransform("/x.ocio", "scene_linear", ("sRGB",), ocio=_fake_ocio(["ACEScg"])[0])
-
-
-def test_without_pyopencolorio_the_transfer_is_used_with_a_note(monkeypatch):
-    monkeypatch.setitem(sys.modules, "PyOpenColorIO", None)  # import fails
-    t = ColourTransform("/cfg/aces.ocio", "ACEScg", ("sRGB",))
-    assert t.description == "sRGB transfer"
-    assert "PyOpenColorIO is not installed" in t.warning
-    spec = ColourTransform.from_spec({"config": None, "working": "linear", "srgb": ["sRGB"]})
-    assert spec.warning is None and spec.description == "sRGB transfer"
+    node = nuke.createNode("InkpaintColorize")
+    node.setInput(0, working("line.####.png"))
+    node.setInput(1, working("color.####.png"))
+    for name, value in {"ref_frames": f"{FIRST},{LAST}", "model": str(lite_weights),
+                        "size": 64, "device": "cpu", "cache_dir": str(tmp_path / "cache"),
+                        "temporal": False}.items():
+        node[name].setValue(value)
+    nuke_ops.colorize(node)
+    # the Writes rendered the gizmo's own conversions to the config's sRGB
+    assert {src.name() for *_, src in nuke.executed} == {"LineToSRGB", "RefsToSRGB"}
+    assert all(src["out_colorspace"].value() == ACES_SRGB for *_, src in nuke.executed)
+    # the node's output is the engine's frames made from the files themselves, in ACEScg
+    colorizer = Colorizer(str(lite_weights), backend="torch", device="cpu", size=64,
+                          temporal=False)
+    lineart = {f: shot_dir / f"line.{f}.png" for f in range(FIRST, LAST + 1)}
+    refs = [Reference(shot_dir / f"color.{f}.png", f) for f in (FIRST, LAST)]
+    engine = {cf.frame: cf.rgb for cf in colorizer.colorize(lineart, refs)}
+    for f in range(FIRST, LAST + 1):
+        img = node.image(f)
+        out = np.stack([img[c] for c in ("rgba.red", "rgba.green", "rgba.blue")], axis=2)
+        want = nuke_pixels.ocio_convert(engine[f], "aces_1.2", ACES_SRGB, "scene_linear")
+        assert np.abs(out - want).max() <= 2e-3, f  # 16-bit PNG inputs on the way in
+        assert np.abs(want - nuke_pixels.ocio_convert(engine[f], "nuke-default", "sRGB",
+                                                      "scene_linear")).max() > 0.05

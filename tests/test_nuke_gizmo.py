@@ -84,9 +84,20 @@ def test_colorize_gizmo_inside(nuke):
         line_in, refs_in = nuke.toNode("lineart"), nuke.toNode("refs")
         read, fmt = nuke.toNode("InkpaintResult"), nuke.toNode("MatchFormat")
         switch, output = nuke.toNode("ShowResult"), nuke.toNode("Output1")
+        to_working, premult = nuke.toNode("ResultToWorking"), nuke.toNode("ResultPremult")
+        line_srgb, refs_srgb = nuke.toNode("LineToSRGB"), nuke.toNode("RefsToSRGB")
+        unpremult = nuke.toNode("RefsUnpremult")
     assert (line_in["number"].value(), refs_in["number"].value()) == (0, 1)
     assert output.input(0) is switch
-    assert switch.input(0) is line_in and switch.input(1) is fmt and fmt.input(0) is read
+    # the result: sRGB frames -> the working space -> premultiplied -> the line art's format
+    assert switch.input(0) is line_in and switch.input(1) is fmt and fmt.input(0) is premult
+    assert premult.input(0) is to_working and to_working.input(0) is read
+    assert to_working["out_colorspace"].value() == "scene_linear"
+    # what the Write nodes render: the inputs in sRGB (the references unpremultiplied first)
+    assert line_srgb.input(0) is line_in
+    assert refs_srgb.input(0) is unpremult and unpremult.input(0) is refs_in
+    assert line_srgb["in_colorspace"].value() == refs_srgb["in_colorspace"].value() == \
+        "scene_linear"
     assert switch["which"].value() == 0  # shows the line art until a run finished
     node["result_ready"].setValue(True)
     node["result_file"].setValue("/cache/N/colour.####.exr")
@@ -95,7 +106,7 @@ def test_colorize_gizmo_inside(nuke):
     assert switch["which"].value() == 1
     assert read["file"].evaluate() == "/cache/N/colour.####.exr"
     assert (read["first"].value(), read["last"].value()) == (1001, 1048)
-    assert read["raw"].value() is True  # scene-linear EXR, no conversion
+    assert read["raw"].value() is True  # sRGB values in the EXR: ResultToWorking converts
     assert (read["before"].value(), read["after"].value(), read["on_error"].value()) == \
         ("black", "black", "black")
 
@@ -105,7 +116,7 @@ def test_cattery_gizmo_knobs_and_packing(nuke):
     knobs = _user_knobs(node, nuke)
     assert (knobs["ref_a"].value(), knobs["ref_b"].value(), knobs["size"].value()) == \
         (1001, 1024, 256)
-    assert knobs["colorspace"].value() == "linear" and knobs["line_alpha"].value() is False
+    assert knobs["colorspace"].value() == "scene_linear" and knobs["line_alpha"].value() is False
     assert knobs["modelFile"].Class() == "Link_Knob"
     assert knobs["modelFile"].value().startswith("[lsearch -inline [plugins -all "
                                                  "inkpaint_colorize.cat]")
@@ -136,7 +147,8 @@ def test_cattery_gizmo_knobs_and_packing(nuke):
                for i in range(len(pairs))]
         assert got == pairs, copy
     assert n["Inference1"].input(0) is n["PackLineB"]
-    assert n["ToLinear"]["colorspace_in"].value() == "sRGB"
+    assert n["ToLinear"]["in_colorspace"].value() == "sRGB"  # nuke-default's sRGB
+    assert n["ToLinear"]["out_colorspace"].value() == "scene_linear"
     assert n["WithAlpha"].input(0) is n["KeepRGB"] and n["WithAlpha"].input(1) is \
         n["PremultAlpha"]
     assert n["KeepAlpha"].input(0) is n["KeepRGB"] and n["KeepAlpha"].input(1) is n["lineart"]
@@ -161,11 +173,23 @@ def test_cattery_knobs_reach_the_inference_node(nuke):
     assert inference["size"].value() == 192
     node["colorspace"].setValue("sRGB")
     with node:
-        assert nuke.toNode("ToSRGB_line")["colorspace_in"].value() == "sRGB"
-        assert nuke.toNode("ToSRGB_refs")["colorspace_in"].value() == "sRGB"
-        assert nuke.toNode("ToLinear")["colorspace_out"].value() == "sRGB"
+        for name, knob in (("ToSRGB_line", "in_colorspace"), ("ToSRGB_refs", "in_colorspace"),
+                           ("ToLinear", "out_colorspace")):
+            assert nuke.toNode(name)[knob].value() == "sRGB"
     node["size"].setValue(8)
     assert inference["size"].value() == 192 and "too small" in nuke.warnings[-1]
+    node["colorspace"].setValue("ACEScg")  # not in this script's config: said, not applied
+    assert "'input colour space'" in nuke.warnings[-1]
+
+
+def test_cattery_gizmo_uses_the_configs_srgb(nuke):
+    nuke.root()["colorManagement"].setValue("OCIO")
+    nuke.root()["OCIO_config"].setValue("aces_1.2")
+    node = nuke.createNode("InkpaintColorizeCattery")
+    with node:
+        assert nuke.toNode("ToSRGB_refs")["out_colorspace"].value() == "Utility - sRGB - Texture"
+        assert nuke.toNode("ToSRGB_refs")["in_colorspace"].value() == "scene_linear"
+        assert nuke.toNode("ToLinear")["in_colorspace"].value() == "Utility - sRGB - Texture"
 
 
 def test_a_knob_the_gizmo_does_not_have_is_an_error(nuke):

@@ -88,15 +88,16 @@ def test_lineart_frames_hold_every_frame_the_engine_reads(wanted):
 
 def test_plan_makes_two_writes_and_a_job(tmp_path):
     settings = _settings(ref_frames="1001,1006", k=3, size=64)
-    colour = job.colour_settings("Nuke", "", "", "linear", "", "")
-    plan = job.plan_run(settings, "InkpaintColorize1", (1001, 1010), colour, str(tmp_path),
+    plan = job.plan_run(settings, "InkpaintColorize1", (1001, 1010), str(tmp_path),
                         frames=(1002, 1004), overwrite=False, lineart_alpha=True)
     line, refs = plan.writes
-    assert (line.role, line.input_index, refs.role, refs.input_index) == \
-        ("lineart", 0, "refs", 1)
-    assert line.knobs["file_type"] == "png" and line.knobs["datatype"] == "16 bit"
-    assert line.knobs["channels"] == "rgba" and line.knobs["raw"] is False
-    assert refs.knobs["file_type"] == "exr" and refs.knobs["raw"] is True
+    # both render the gizmo's own sRGB conversions, raw, as 16-bit PNG
+    assert (line.role, line.source, refs.role, refs.source) == \
+        ("lineart", "LineToSRGB", "refs", "RefsToSRGB")
+    for w in (line, refs):
+        assert w.knobs["file_type"] == "png" and w.knobs["datatype"] == "16 bit"
+        assert w.knobs["raw"] is True
+    assert line.knobs["channels"] == "rgba"
     assert refs.knobs["channels"] == "rgb"  # refs_alpha False: never write a fake alpha
     assert line.frames == list(range(1001, 1007)) and refs.frames == [1001, 1006]
     assert refs.runs == [(1001, 1001), (1006, 1006)]
@@ -104,9 +105,10 @@ def test_plan_makes_two_writes_and_a_job(tmp_path):
     j = plan.job
     assert j["frames"] == [1002, 1003, 1004] and j["shot"] == [1001, 1010]
     assert [r["frame"] for r in j["refs"]] == [1001, 1006]
-    assert j["refs"][0]["color"].endswith("run.1002-1004/ref.1001.exr")
+    assert j["refs"][0]["color"].endswith("run.1002-1004/ref.1001.png")
     assert j["out"].endswith("InkpaintColorize1/colour.####.exr")
-    assert (j["k"], j["size"], j["overwrite"], j["colour"]["config"]) == (3, 64, False, None)
+    assert (j["k"], j["size"], j["overwrite"], j["version"]) == (3, 64, False, job.JOB_VERSION)
+    assert "colour" not in j  # the worker never converts colour
     assert job.result_knobs(plan) == {"result_file": j["out"], "result_first": 1001,
                                       "result_last": 1010, "result_ready": True}
 
@@ -116,9 +118,8 @@ def test_plan_makes_two_writes_and_a_job(tmp_path):
     ("1001", (1000, 1005), "frames 1000-1005 are outside"),
 ])
 def test_plan_refuses_frames_outside_the_input(tmp_path, refs, frames, words):
-    colour = job.colour_settings("Nuke", "", "", "linear", "", "")
     with pytest.raises(job.UserError, match=words):
-        job.plan_run(_settings(ref_frames=refs), "N", (1001, 1010), colour, str(tmp_path),
+        job.plan_run(_settings(ref_frames=refs), "N", (1001, 1010), str(tmp_path),
                      frames=frames)
 
 
@@ -129,25 +130,9 @@ def test_cache_root():
     assert job.cache_root("", "", "/tmp") == os.path.join("/tmp", "inkpaint_cache", "untitled")
 
 
-def test_colour_settings(tmp_path):
-    legacy = job.colour_settings("Nuke", "", "", "linear", "", "/opt/nuke")
-    assert legacy["config"] is None and legacy["srgb"][0] == "sRGB"
-    assert job.colour_settings("OCIO", "nuke-default", "", "linear", "", "", {})["config"] \
-        is None
-    custom = job.colour_settings("OCIO", "custom", "/cfg/studio.ocio", "ACEScg",
-                                 "Output - sRGB", "", {})
-    assert custom == {"config": "/cfg/studio.ocio", "working": "ACEScg",
-                      "srgb": ["Output - sRGB"]}
-    env = job.colour_settings("OCIO", "aces_1.2", "", "ACES - ACEScg", "", "",
-                              {"OCIO": "/env/config.ocio"})
-    assert env["config"] == "/env/config.ocio"
-    bundled = tmp_path / "plugins" / "OCIOConfigs" / "configs" / "aces_1.2" / "config.ocio"
-    bundled.parent.mkdir(parents=True)
-    bundled.write_text("ocio_profile_version: 1\n")
-    assert job.colour_settings("OCIO", "aces_1.2", "", "x", "", str(tmp_path), {})["config"] \
-        == str(bundled)
-    assert job.colour_settings("OCIO", "cg-config-v2.1.0", "", "x", "", str(tmp_path),
-                               {})["config"] == "ocio://cg-config-v2.1.0"
+def test_srgb_candidates():
+    assert job.srgb_candidates("") == list(job.SRGB_NAMES)
+    assert job.srgb_candidates("Output - sRGB") == ["Output - sRGB"]
 
 
 def test_progress_and_error_lines_are_the_engines():
@@ -159,17 +144,35 @@ def test_progress_and_error_lines_are_the_engines():
 
 
 def test_status_line():
-    plan = job.plan_run(_settings(), "N", (1001, 1030), {"config": None}, "/c")
+    plan = job.plan_run(_settings(), "N", (1001, 1030), "/c")
     assert job.status_done(plan, "/w/lite.safetensors", 41.6) == \
         "coloured 1001-1030 (30 frames, lite) in 42 s"
+    scores = {1001: 1.0, 1002: 0.3, 1003: 0.49, 1004: 0.5, 1010: 0.1}
+    assert job.status_done(plan, "lite", 41.6, scores) == \
+        "coloured 1001-1030 (30 frames, lite) in 42 s; review 1002-1003, 1010"
+    assert job.review_text(scores) == "3 frames below 0.50 confidence: 1002-1003, 1010"
+    assert job.review_text({1001: 0.9}) == "no frame below 0.50 confidence"
+    assert job.review_text({}) == ""
 
 
-def test_cattery_internal_knobs():
-    values = job.cattery_internal_knobs("256", "sRGB")
-    assert values[0] == ("Inference1", "size", 256)
-    assert {(n, k) for n, k, v in values[1:]} == set(job.CATTERY_COLOURSPACE_KNOBS)
+def test_confidence_lines_are_the_engines_and_so_is_the_review_level():
+    from core.compose.composer import FLAGGED
+    from core.compose.review import summary_line
+
+    assert job.REVIEW_BELOW == FLAGGED
+    assert job.parse_confidence(summary_line(1003, 0.4271, "2 of 41 regions below 0.50")) == \
+        (1003, 0.43)
+    assert job.parse_confidence(LINE.format(pct=1, done=1, total=2, label="frame 1")) is None
+
+
+def test_cattery_knobs():
+    assert job.cattery_size("256") == 256
     with pytest.raises(job.UserError):
-        job.cattery_internal_knobs(8, "linear")
+        job.cattery_size(8)
+    # each conversion node has one side on the input colour space and one on sRGB
+    assert sorted(n for n, _ in job.CATTERY_COLOURSPACE_KNOBS) == \
+        sorted(n for n, _ in job.CATTERY_SRGB_KNOBS)
+    assert set(job.CATTERY_COLOURSPACE_KNOBS).isdisjoint(job.CATTERY_SRGB_KNOBS)
 
 
 # ---- the code that runs inside Nuke -----------------------------------------------------------
@@ -213,7 +216,7 @@ def test_the_python_3_7_check_catches_3_8_syntax():
     assert len(visitor.found) == 2
 
 
-@pytest.mark.parametrize("name", ["job", "colour", "worker", "runner", "_core"])
+@pytest.mark.parametrize("name", ["job", "worker", "runner", "_core"])
 def test_logic_modules_do_not_import_nuke(name):
     tree = ast.parse((PLUGIN / "inkpaint_nuke" / f"{name}.py").read_text(encoding="utf-8"))
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
@@ -241,8 +244,7 @@ def test_a_real_python_3_7_compiles_the_plugin_and_runs_its_logic():
         "sys.path.insert(0, sys.argv[1])\n"
         "from inkpaint_nuke import job, runner\n"
         "s = job.read_settings({'ref_frames': '1001,1010', 'k': 2})\n"
-        "c = job.colour_settings('Nuke', '', '', 'linear', '', '')\n"
-        "plan = job.plan_run(s, 'N', (1001, 1020), c, '/tmp/cache')\n"
+        "plan = job.plan_run(s, 'N', (1001, 1020), '/tmp/cache')\n"
         "print(plan.writes[0].runs, job.status_done(plan, 'lite', 3))\n"
     )
     out = subprocess.run([_python37(), "-B", "-c", script, str(PLUGIN)],

@@ -5,7 +5,9 @@ scene-linear; progress, cancel, errors, alpha and farm mode (nuke -t) included."
 
 from __future__ import annotations
 
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,15 @@ def engine_frames(lite_weights, shot_dir):
     return {cf.frame: cf.rgb for cf in colorizer.colorize(lineart, refs)}
 
 
+@pytest.fixture(scope="module")
+def engine_scores(lite_weights, shot_dir):
+    """The engine's per-frame confidence for the shot (what the review knob lists)."""
+    colorizer = Colorizer(str(lite_weights), backend="torch", device="cpu", size=64)
+    lineart = {f: shot_dir / f"line.{f:04d}.png" for f in range(FIRST, LAST + 1)}
+    refs = [Reference(shot_dir / f"color.{f:04d}.png", f) for f in (FIRST, LAST)]
+    return {cf.frame: round(cf.score, 2) for cf in colorizer.colorize(lineart, refs)}
+
+
 @pytest.fixture
 def nuke():
     fake = install(gui=False)
@@ -63,6 +74,20 @@ def _rgb(image):
     return np.stack([image[c] for c in RGB], axis=2)
 
 
+BLOCK_LIMIT_S = 0.1  # the longest the UI may stall: a frame at 10 fps still feels live
+
+
+def _press_colorize(nuke, node):
+    """The artist presses Colorize; Nuke's event loop then runs until the job is over.
+    Returns the longest the main thread was busy with one call during the job."""
+    from inkpaint_nuke import nuke_ops
+
+    del nuke.main_thread_calls[:]
+    node["colorize"].execute()
+    nuke.main_loop(lambda: not nuke_ops.running())
+    return max(seconds for _, seconds in nuke.main_thread_calls)
+
+
 def test_colorize_renders_inputs_runs_the_engine_and_shows_its_frames(
         nuke, shot_dir, lite_weights, engine_frames, tmp_path):
     from inkpaint_nuke import nuke_ops
@@ -70,19 +95,23 @@ def test_colorize_renders_inputs_runs_the_engine_and_shows_its_frames(
     node, line, colour = _setup(nuke, shot_dir, lite_weights, tmp_path)
     plan = nuke_ops.colorize(node)
 
-    # the Write nodes it made: line art as sRGB PNG over the frames the engine reads,
-    # the references as scene-linear EXR at the reference frames, fed by the gizmo's inputs
+    # the Write nodes it made, inside the gizmo: the line art over the frames the engine
+    # reads and the references at the reference frames, both through the gizmo's own
+    # OCIOColorSpace conversions to sRGB, as raw 16-bit PNG
     writes = {name: [] for name, *_ in nuke.executed}
     for name, first, last, knobs, source in nuke.executed:
         writes[name].append((first, last, knobs, source))
     line_w, ref_w = writes["Write1"], writes["Write2"]
     assert [(a, b) for a, b, *_ in line_w] == [(FIRST, LAST)]
-    assert line_w[0][2]["file_type"] == "png" and line_w[0][2]["colorspace"] == "sRGB"
-    assert line_w[0][2]["datatype"] == "16 bit" and line_w[0][2]["channels"] == "rgb"
-    assert line_w[0][3] is line
+    for w in (line_w[0], ref_w[0]):
+        assert w[2]["file_type"] == "png" and w[2]["datatype"] == "16 bit" and w[2]["raw"]
+    assert line_w[0][2]["channels"] == "rgb"
+    assert line_w[0][3].name() == "LineToSRGB" and line_w[0][3].input(0).name() == "lineart"
     assert [(a, b) for a, b, *_ in ref_w] == [(FIRST, FIRST), (LAST, LAST)]
-    assert ref_w[0][2]["file_type"] == "exr" and ref_w[0][2]["raw"] is True
-    assert ref_w[0][3] is colour
+    assert ref_w[0][3].name() == "RefsToSRGB"
+    assert ref_w[0][3]["out_colorspace"].value() == "sRGB"
+    with node:
+        assert nuke.allNodes("Write") == []  # temporary: deleted after rendering
     assert nuke.allNodes("Write") == []  # temporary: deleted after rendering
 
     # the result: scene-linear EXR frames, the Read inside the gizmo pointing at them
@@ -126,7 +155,9 @@ def test_subprocess_worker_with_progress_task(nuke, shot_dir, lite_weights, tmp_
     nuke.env["gui"] = True
     node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path, python=sys.executable,
                         frame_range="1002-1005")
-    node["colorize"].execute()
+    blocked = _press_colorize(nuke, node)
+    print(f"main thread blocked at most {1000 * blocked:.1f} ms (subprocess worker)")
+    assert blocked < BLOCK_LIMIT_S
     assert nuke.messages == [], nuke.messages
     task = nuke.progress_tasks[-1]
     assert task.title == f"Inkpaint: {node.name()}"
@@ -141,9 +172,10 @@ def test_cancel_keeps_finished_frames_and_removes_the_writes(nuke, shot_dir, lit
                                                              tmp_path):
     nuke.env["gui"] = True
     node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path, temporal=False)
-    # 3 Write renders + the "colouring" step + 2 frames, then the artist presses Cancel
-    nuke.ProgressTask.cancel_after = 6
-    node["colorize"].execute()
+    # 8 frames of Write renders (6 line art, 2 refs) + the "colouring" step + 2 frames, then
+    # the artist presses Cancel
+    nuke.ProgressTask.cancel_after = 11
+    _press_colorize(nuke, node)
     assert node["status"].value().startswith("cancelled")
     assert nuke.messages == [] and nuke.allNodes("Write") == []
     written = sorted(p.name for p in (tmp_path / node.name()).glob("colour.*.exr"))
@@ -166,7 +198,7 @@ def test_errors_reach_the_status_line_and_a_message(nuke, shot_dir, lite_weights
         node["ref_frames"].setValue("1001,2000")
     else:
         node["model"].setValue(str(tmp_path / "missing.safetensors"))
-    node["colorize"].execute()
+    _press_colorize(nuke, node)
     assert len(nuke.messages) == 1 and words in nuke.messages[0]
     assert node["status"].value().startswith("error:") and words in node["status"].value()
     assert nuke.allNodes("Write") == []
@@ -230,13 +262,110 @@ def test_farm_mode_chunks_retries_and_saves(nuke, shot_dir, lite_weights, tmp_pa
     assert saved["result_ready"].value() is True
     assert np.abs(_rgb(saved.image(1003))).max() > 0
 
-    # a retried task skips finished frames; an unknown node fails with exit status 1
-    assert farm.main([str(script), "--frames", "1003-1004"]) == 0
-    assert "2 of 2 frames already written" in capsys.readouterr().out
+    # a retried task skips finished frames (and a comp already pointing at the results is
+    # not rewritten); an unknown node fails with exit status 1
+    saved_bytes = script.read_bytes()
+    assert farm.main([str(script), "--frames", "1003-1004", "--save"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 frames already written" in out and "not saved again" in out
+    assert script.read_bytes() == saved_bytes
     assert farm.main([str(script), "--node", "Nope"]) == 1
     assert "inkpaint: error: no node named Nope" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_farm_retry_after_a_key_changed_redoes_the_frames_it_reaches(nuke, shot_dir,
+                                                                     lite_weights, tmp_path,
+                                                                     capsys):
+    from inkpaint_nuke import farm
+
+    shot = tmp_path / "shot"
+    shutil.copytree(shot_dir, shot)
+    _setup(nuke, shot, lite_weights, tmp_path / "cache", temporal=False)
+    script = tmp_path / "comp.nk"
+    nuke.scriptSave(str(script))
+    install(gui=False)
+    assert farm.main([str(script), "--frames", "1002-1005"]) == 0
+    capsys.readouterr()
+    result = tmp_path / "cache" / "InkpaintColorize1"
+    before = {f: read_image(result / f"colour.{f}.exr").pixels for f in range(1002, 1006)}
+    # the artist repaints key 1006 and the task is retried
+    key = read_image(shot / "color.1006.png").pixels
+    write_image(shot / "color.1006.png", key[..., ::-1].copy())
+    install(gui=False)
+    assert farm.main([str(script), "--frames", "1002-1005"]) == 0
+    out = capsys.readouterr().out
+    assert "frames are redone: their inputs changed" in out
+    after = {f: read_image(result / f"colour.{f}.exr").pixels for f in range(1002, 1006)}
+    assert any(np.abs(after[f] - before[f]).max() > 1e-3 for f in before)  # not stale
+
+
+def test_save_waits_for_another_tasks_lock_and_replaces_the_script_whole(nuke, tmp_path):
+    import threading
+
+    from inkpaint_nuke import farm
+
+    nuke.createNode("InkpaintColorize")
+    script = tmp_path / "comp.nk"
+    script.write_text("old\n")
+    lock = Path(str(script) + ".inkpaint-lock")
+    lock.write_text("")  # another chunk is saving; it is done half a second later
+    threading.Timer(0.5, lock.unlink).start()
+    start = time.monotonic()
+    farm.save_script(str(script))
+    assert time.monotonic() - start >= 0.4  # it waited for the lock
+    assert not lock.exists()
+    assert "InkpaintColorize" in script.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comp.nk"]  # no temp file left
 
 
 def test_the_farm_script_is_what_nuke_t_runs():
     source = (PLUGIN / "inkpaint_farm.py").read_text(encoding="utf-8")
     assert "farm.main(sys.argv[1:])" in source
+
+
+def test_gui_run_leaves_the_main_thread_free(nuke, shot_dir, lite_weights, engine_frames,
+                                             engine_scores, tmp_path):
+    """In-process worker (the engine in a thread of Nuke's own Python): the button returns at
+    once, every main-thread call during the job is short, and the result is the engine's."""
+    from inkpaint_nuke import job
+
+    nuke.env["gui"] = True
+    node, _, _ = _setup(nuke, shot_dir, lite_weights, tmp_path)
+    blocked = _press_colorize(nuke, node)
+    print(f"main thread blocked at most {1000 * blocked:.1f} ms over "
+          f"{len(nuke.main_thread_calls)} calls (in-process worker)")
+    assert blocked < BLOCK_LIMIT_S
+    assert nuke.messages == [], nuke.messages
+    # the thread handed the main thread every node operation: each frame render separately
+    handed = [what for what, _ in nuke.main_thread_calls]
+    assert handed.count("execute") == 8 and "_finish" in handed
+    assert node["status"].value().startswith(f"coloured {FIRST}-{LAST}")
+    for f in range(FIRST, LAST + 1):
+        assert np.abs(_rgb(node.image(f)) - srgb_to_linear(engine_frames[f])).max() <= 1e-5
+    # the flagged frames, as the engine scored them, in the review knob
+    scores = engine_scores
+    assert node["review"].value() == job.review_text(scores) and scores
+    low = job.flagged_frames(scores)
+    assert (f"review {job.format_frames(low)}" in node["status"].value()) == bool(low)
+
+
+def test_the_fake_refuses_node_work_off_the_main_thread(nuke):
+    """What makes the measurement above mean something: a thread that touched a node
+    directly would fail here, as it would crash Nuke."""
+    import threading
+
+    node = nuke.createNode("InkpaintColorize")
+    errors = []
+
+    def touch():
+        try:
+            node["k"].setValue(3)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    t = threading.Thread(target=touch)
+    t.start()
+    t.join()
+    assert errors and "main thread" in errors[0]
+    assert node["k"].value() == 2

@@ -127,7 +127,7 @@ def test_building_blocks_match_opencv_and_preprocess():
 @pytest.mark.slow
 def test_the_cattery_gizmo_feeds_the_model_what_the_engine_reads(
         lite_weights, exported, tmp_path):
-    """Read -> Colorspace -> FrameHold/Copy packing -> Inference -> back to linear, in the
+    """Read -> OCIOColorSpace -> FrameHold/Copy packing -> Inference -> back to linear, in the
     fake nuke, against the engine on the same files."""
     write_shot(tmp_path, frames=5, size=64)
     nuke = install(gui=False)

@@ -9,7 +9,6 @@ import argparse
 
 from ..compose.composer import MODES
 from ..errors import InkpaintError
-from ..eval.compose_bench import bench, print_bench, print_stream
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_benchcompose(args: argparse.Namespace) -> int:
+    # core/eval is development-only and not vendored into Blender/Nuke: imported here, not at
+    # module level, so the vendored CLI (which builds this parser) starts without it.
+    from ..eval.compose_bench import bench, print_bench, print_stream
 
     modes = tuple(m for m in args.modes.split(",") if m)
     bad = [m for m in modes if m not in MODES]

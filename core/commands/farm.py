@@ -51,7 +51,8 @@ def add_farm_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--out", required=True, help="output pattern or folder")
         p.add_argument("--job-dir", type=Path,
                        help="where the job files go (default: ./inkpaint-jobs/FARM-NAME)")
-        p.add_argument("--name", help="job name (default: from the line-art folder)")
+        p.add_argument("--name", help="job name (default: inkpaint SHOT/FOLDER/SEQUENCE "
+                                      "from the line-art path)")
         p.add_argument("--backend", choices=["torch", "onnx"],
                        help="default: onnx for Blender/Nuke nodes, torch otherwise")
         p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -61,8 +62,8 @@ def add_farm_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--overwrite", action="store_true",
                        help="tasks redo frames already written")
         p.add_argument("--command", dest="node_command",
-                       help="how nodes start inkpaint, e.g. 'inkpaint' or "
-                            "'/opt/inkpaint/bin/python -m core' (default: this Python, -m core)")
+                       help="how nodes start inkpaint (default: 'inkpaint', which must be on "
+                            "the nodes' PATH), e.g. '/opt/inkpaint/bin/python -m core'")
         p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                        help="environment for the tasks (repeat), e.g. INKPAINT_WEIGHTS=/w")
         p.add_argument("--priority", type=int, default=50)
@@ -121,6 +122,14 @@ def window_targets(model: str, temporal: bool) -> int:
     return max(1, cfg.temporal.window - 2)
 
 
+def job_name(seq: FrameSequence) -> str:
+    """``inkpaint SHOT/FOLDER/SEQUENCE`` (e.g. ``inkpaint sh010/lineart/line``): the line-art
+    folder alone names every shot alike when each shot keeps its frames in ``lineart/``."""
+    folder = Path(os.path.abspath(seq.pattern)).parent
+    stem = seq.prefix.rstrip("._- ")
+    return "inkpaint " + "/".join(p for p in (folder.parent.name, folder.name, stem) if p)
+
+
 def _plan(args: argparse.Namespace) -> tuple[FrameSequence, list[KeySpec], ChunkPlan]:
     from .colorize import parse_ref
 
@@ -147,7 +156,7 @@ def _submit(args: argparse.Namespace) -> int:
     out = OutputPattern(args.out, like=seq)
     sources = [seq.path(f) for f in seq.frames] + [k.color for k in keys]
     check_no_overwrite(sources, out, [f for c in plan.chunks for f in c.frames])
-    name = args.name or f"inkpaint {Path(os.path.abspath(seq.pattern)).parent.name}"
+    name = args.name or job_name(seq)
     env = {}
     for item in args.env:
         k, sep, v = item.partition("=")
@@ -168,16 +177,19 @@ def _submit(args: argparse.Namespace) -> int:
                    overwrite=args.overwrite, env=env, priority=args.priority, options=options)
     if args.node_command:
         spec.command = shlex.split(args.node_command)
-    elif "site-packages" not in Path(__file__).resolve().parts:
-        # The default command runs this Python on 'core' from a source checkout: tasks
-        # (started in another folder) find it through PYTHONPATH.
-        spec.env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+        if not spec.command:
+            raise InkpaintError("--command is empty: give how the nodes start inkpaint, e.g. "
+                                "'inkpaint' or '/opt/inkpaint/bin/python -m core'")
     dest = args.job_dir or Path("inkpaint-jobs") / f"{args.farm}-{spec.slug}"
     written, submit_cmd = _write(args, spec, dest)
     for p in written:
         print(p)
     print(f"inkpaint: {args.farm} job '{spec.name}': {len(plan.chunks)} chunks of at most "
           f"{plan.chunk_size} frames in {len(plan.units)} units, files in {dest}", flush=True)
+    if args.farm not in ("blender", "nuke"):
+        print(f"inkpaint: tasks start inkpaint as '{shlex.join(spec.command)}' on the nodes"
+              + ("" if args.node_command else " (from their PATH; --command to change)"),
+              flush=True)
     if args.submit:
         return _submit_to_farm(args, spec, dest, submit_cmd)
     if submit_cmd:

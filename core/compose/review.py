@@ -119,3 +119,79 @@ def read_scores(path: str | Path) -> dict[int, float]:
         return {int(k): float(v) for k, v in json.loads(Path(path).read_text()).items()}
     except (OSError, ValueError) as exc:
         raise InkpaintError(f"cannot read confidence scores {path}: {exc}") from exc
+
+
+# ---- contact sheet ----------------------------------------------------------------------------
+
+SHEET_BACKGROUND = (32, 32, 32)  # dark grey: colour reads truer against it than on white
+FLAG_COLOUR = (230, 40, 40)  # red: the frames to look at
+KEY_COLOUR = (60, 120, 230)  # blue: painted keys, copied through
+LABEL_HEIGHT = 22  # one line of cv2's HERSHEY_SIMPLEX at scale 0.45, with a margin
+BORDER = 4  # thick enough to spot a flagged frame on a sheet scaled to fit a screen
+
+
+def _thumb(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An image scaled into ``width`` x ``height`` RGB uint8, grey and float [0, 1] accepted."""
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        a = cv2.convertScaleAbs(np.clip(a.astype(np.float32), 0.0, 1.0), alpha=255.0)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    a = a[..., :3]
+    interp = cv2.INTER_AREA if a.shape[1] > width else cv2.INTER_NEAREST
+    return cv2.resize(np.ascontiguousarray(a), (width, height), interpolation=interp)
+
+
+def contact_sheet(frames: list[np.ndarray], confidences: list[np.ndarray | None],
+                  flagged: list[bool], labels: list[str] | None = None,
+                  keys: list[bool] | None = None, columns: int = 6,
+                  thumb: int = 192) -> np.ndarray:
+    """One image of a rendered shot for review: each cell is a frame (HxWx3 sRGB, float [0, 1]
+    or uint8) over its confidence map (HxW, white = sure; None: a grey "no map" tile) under a
+    label; keys get a blue label, flagged frames a red label and a red border, so the frames
+    that need an artist stand out at a glance. Plain arrays in, an RGB uint8 array out, so the
+    CLI, the demo and the hosts all draw the same sheet."""
+    n = len(frames)
+    if n == 0 or len(confidences) != n or len(flagged) != n:
+        raise InkpaintError("a contact sheet needs one confidence (or None) and one flag per "
+                            f"frame; got {n} frames, {len(confidences)} maps, "
+                            f"{len(flagged)} flags")
+    labels = list(labels) if labels is not None else [str(i) for i in range(n)]
+    keys = list(keys) if keys is not None else [False] * n
+    h0, w0 = np.asarray(frames[0]).shape[:2]
+    tw = max(16, int(thumb))
+    th = max(8, round(tw * h0 / max(1, w0)))
+    cols = max(1, min(int(columns), n))
+    rows = -(-n // cols)
+    cell_w, cell_h = tw + 2 * BORDER, LABEL_HEIGHT + 2 * th + 2 * BORDER
+    sheet = np.empty((rows * cell_h, cols * cell_w, 3), np.uint8)
+    sheet[:] = SHEET_BACKGROUND
+    for i in range(n):
+        y, x = (i // cols) * cell_h, (i % cols) * cell_w
+        if flagged[i]:
+            sheet[y:y + cell_h, x:x + cell_w] = FLAG_COLOUR
+        band = FLAG_COLOUR if flagged[i] else KEY_COLOUR if keys[i] else SHEET_BACKGROUND
+        sheet[y + BORDER:y + BORDER + LABEL_HEIGHT, x + BORDER:x + BORDER + tw] = band
+        cv2.putText(sheet, labels[i], (x + BORDER + 4, y + BORDER + LABEL_HEIGHT - 7),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        top = y + BORDER + LABEL_HEIGHT
+        sheet[top:top + th, x + BORDER:x + BORDER + tw] = _thumb(frames[i], tw, th)
+        conf = confidences[i]
+        tile = sheet[top + th:top + 2 * th, x + BORDER:x + BORDER + tw]
+        if conf is None:
+            tile[:] = 96
+            cv2.putText(tile, "no map", (4, min(th - 4, 16)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                        (200, 200, 200), 1, cv2.LINE_AA)
+        else:
+            tile[:] = _thumb(conf, tw, th)
+    return sheet
+
+
+def write_sheet(path: str | Path, sheet: np.ndarray) -> Path:
+    """An RGB uint8 sheet as a PNG, atomically."""
+    path = Path(path)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InkpaintError(f"cannot encode the contact sheet {path}")
+    atomic_write(path, buf.tobytes())
+    return path

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +41,10 @@ class JobSpec:
     temporal: bool = True
     bit_depth: int = 8
     overwrite: bool = False
-    # How a farm node starts inkpaint: the interpreter that runs ``-m core`` by default (the
-    # one submitting, which suits shared installs); ``--command`` replaces it.
-    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "core"])
+    # How a farm node starts inkpaint: the ``inkpaint`` command on the node's PATH (what
+    # ``pip install inkpaint`` there gives), never this desk's interpreter or checkout, which
+    # a remote worker does not have; ``--command`` replaces it.
+    command: list[str] = field(default_factory=lambda: ["inkpaint"])
     env: dict[str, str] = field(default_factory=dict)
     priority: int = 50
     options: dict[str, str] = field(default_factory=dict)  # farm-specific (pool, group, ...)

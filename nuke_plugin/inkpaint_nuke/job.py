@@ -3,24 +3,26 @@ rule here is tested without Nuke.
 
 A run of an InkpaintColorize node:
 
-1. renders its ``lineart`` input to PNG (sRGB, 16 bit, alpha when it has one) for the frames
-   the engine reads and its ``refs`` input to scene-linear EXR (``raw``) at the reference
-   frames, with temporary Write nodes (``Plan.writes``);
-2. hands a job file (``Plan.job``) to the worker, which converts the references to sRGB (OCIO
-   when there is a config, else the sRGB transfer), colours the shot with Inkpaint's engine
-   and writes scene-linear EXR frames with the line art's alpha;
-3. points the gizmo's internal Read node at those frames (``result_knobs``).
+1. renders, with temporary Write nodes inside the gizmo (``Plan.writes``), its ``lineart``
+   input for the frames the engine reads and its ``refs`` input (unpremultiplied) at the
+   reference frames, both through the gizmo's own OCIOColorSpace nodes (the script's working
+   space, ``scene_linear``, to sRGB), as 16-bit PNG;
+2. hands a job file (``Plan.job``) to the worker, which colours the shot with Inkpaint's
+   engine and writes the frames as the engine makes them (sRGB, straight, with the line
+   art's alpha) into EXR files;
+3. points the gizmo's internal Read node at those frames (``result_knobs``); its
+   OCIOColorSpace node brings them back to the working space and a Premult applies the
+   alpha.
 
-Line art goes through PNG because the engine thresholds it into lines and distances (a
-colour-space nuance cannot matter); the references carry the look, so they travel as float EXR
-and are converted with the script's own OCIO config.
+So every colour conversion happens in the comp, with the script's own OCIO config, whatever
+it is (nuke-default, ACES, the CG config), and the worker never converts colour.
 """
 
 import os
 import re
 from collections import OrderedDict
 
-JOB_VERSION = 1
+JOB_VERSION = 2  # 2: inputs arrive as sRGB PNG, frames leave as sRGB EXR
 BACKENDS = ("torch", "onnx")
 DEVICES = ("auto", "cpu", "cuda")
 # The knobs a run depends on: changing one makes the last result stale.
@@ -28,12 +30,17 @@ SETTING_KNOBS = ("ref_frames", "frame_range", "model", "backend", "device", "k",
                  "size", "srgb_colorspace")
 # Names the sRGB (display-referred, "texture") colour space goes by in the configs Nuke ships
 # (legacy colour management and nuke-default, ACES 1.x, the CG config) and the OCIO roles
-# that point to it; the first one a config knows is used.
+# that point to it; the gizmo's OCIOColorSpace nodes use the first one the config knows.
 SRGB_NAMES = ("sRGB", "sRGB - Texture", "Utility - sRGB - Texture",
               "sRGB Encoded Rec.709 (sRGB)", "matte_paint", "texture_paint", "color_picking")
 
+# Frames whose confidence is below this are listed for review: the engine's own level for a
+# doubtful region (core.compose.composer.FLAGGED; a test keeps the two equal).
+REVIEW_BELOW = 0.5
+
 _PROGRESS = re.compile(r"inkpaint: progress\s+([0-9.]+)%\s+\((\d+)/(\d+)\)\s*(.*)$")
 _ERROR = re.compile(r"inkpaint: error: (.*)$")
+_CONFIDENCE = re.compile(r"inkpaint: confidence\s+([0-9.]+)\s+frame\s+(-?\d+)")
 
 
 class UserError(Exception):
@@ -183,41 +190,27 @@ def lineart_frames(shot, refs, wanted):
 
 # ---- colour ----------------------------------------------------------------------------------
 
+WORKING = "scene_linear"  # the OCIO role every config defines for the working space
+# (node, knob) inside InkpaintColorize that name the sRGB side of a conversion
+COLORIZE_SRGB_KNOBS = (("LineToSRGB", "out_colorspace"), ("RefsToSRGB", "out_colorspace"),
+                       ("ResultToWorking", "in_colorspace"))
 
-def colour_settings(mode, config_name, custom_path, working_space, srgb_override, nuke_dir,
-                    environ=None):
-    """How the worker converts between the script's working space and sRGB.
 
-    ``mode`` is the Root's colorManagement ("Nuke" or "OCIO"), ``config_name`` its
-    OCIO_config, ``custom_path`` its customOCIOConfigPath, ``working_space`` its
-    workingSpaceLUT. Legacy (Nuke) colour management and the nuke-default config work in
-    linear sRGB/Rec.709, which the sRGB transfer converts exactly; any other config is
-    handed to OCIO by path."""
-    environ = os.environ if environ is None else environ
-    names = [srgb_override] if srgb_override else list(SRGB_NAMES)
-    config = None
-    if str(mode).lower() == "ocio" and config_name != "nuke-default":
-        if config_name == "custom":
-            config = custom_path or None
-        elif environ.get("OCIO"):
-            config = environ["OCIO"]
-        elif config_name:
-            bundled = os.path.join(nuke_dir or "", "plugins", "OCIOConfigs", "configs",
-                                   config_name, "config.ocio")
-            config = bundled if os.path.isfile(bundled) else "ocio://" + config_name
-    return OrderedDict([("config", config), ("working", working_space or "scene_linear"),
-                        ("srgb", names)])
+def srgb_candidates(override):
+    """The names to try for sRGB: the node's knob when set, else ``SRGB_NAMES``."""
+    return [override] if override else list(SRGB_NAMES)
 
 
 # ---- the run ---------------------------------------------------------------------------------
 
 
 class WriteSpec:
-    """A temporary Write node: which gizmo input it renders, where, how, and which frames."""
+    """A temporary Write node inside the gizmo: which internal node it renders (``source``),
+    where, how, and which frames."""
 
-    def __init__(self, role, input_index, path, knobs, frames):
+    def __init__(self, role, source, path, knobs, frames):
         self.role = role
-        self.input_index = input_index
+        self.source = source
         self.path = path
         self.knobs = knobs  # type: OrderedDict
         self.frames = frames  # type: List[int]
@@ -227,7 +220,7 @@ class WriteSpec:
         return frame_runs(self.frames)
 
     def __repr__(self):
-        return (f"WriteSpec({self.role!r}, input {self.input_index}, {self.path}, "
+        return (f"WriteSpec({self.role!r}, from {self.source}, {self.path}, "
                 f"frames {format_frames(self.frames)})")
 
 
@@ -268,7 +261,7 @@ def _posix(path):
     return path.replace("\\", "/")  # Nuke's file knobs want forward slashes everywhere
 
 
-def plan_run(settings, node_name, shot, colour, root, frames=None, overwrite=True,
+def plan_run(settings, node_name, shot, root, frames=None, overwrite=True,
              lineart_alpha=False, refs_alpha=False):
     """The run of one node over ``frames`` (default: the knob's range, else the whole
     ``shot``, the line-art input's frame range). ``*_alpha``: whether the input streams
@@ -289,18 +282,17 @@ def plan_run(settings, node_name, shot, colour, root, frames=None, overwrite=Tru
     node_dir = _posix(os.path.join(root, node_name))
     folder = f"{node_dir}/run.{span[0]}-{span[1]}"
     line_pattern = folder + "/line.####.png"
-    ref_pattern = folder + "/ref.####.exr"
+    ref_pattern = folder + "/ref.####.png"
     result_pattern = node_dir + "/colour.####.exr"
     line_frames = lineart_frames(shot, settings.ref_frames, wanted)
+    png = OrderedDict([("file_type", "png"), ("datatype", "16 bit"), ("raw", True),
+                       ("create_directories", True)])
     writes = [
-        WriteSpec("lineart", 0, line_pattern, OrderedDict([
-            ("file_type", "png"), ("datatype", "16 bit"),
-            ("channels", "rgba" if lineart_alpha else "rgb"),
-            ("raw", False), ("create_directories", True)]), line_frames),
-        WriteSpec("refs", 1, ref_pattern, OrderedDict([
-            ("file_type", "exr"), ("datatype", "32 bit float"),
-            ("channels", "rgba" if refs_alpha else "rgb"),
-            ("raw", True), ("create_directories", True)]), list(settings.ref_frames)),
+        WriteSpec("lineart", "LineToSRGB", line_pattern,
+                  OrderedDict(png, channels="rgba" if lineart_alpha else "rgb"), line_frames),
+        WriteSpec("refs", "RefsToSRGB", ref_pattern,
+                  OrderedDict(png, channels="rgba" if refs_alpha else "rgb"),
+                  list(settings.ref_frames)),
     ]
     job = OrderedDict([
         ("version", JOB_VERSION),
@@ -311,7 +303,6 @@ def plan_run(settings, node_name, shot, colour, root, frames=None, overwrite=Tru
         ("lineart_frames", line_frames),
         ("refs", [OrderedDict([("frame", f), ("color", ref_pattern.replace("####", f"{f:04d}"))])
                   for f in settings.ref_frames]),
-        ("work", folder + "/work"),
         ("out", result_pattern),
         ("model", settings.model),
         ("backend", settings.backend),
@@ -319,24 +310,44 @@ def plan_run(settings, node_name, shot, colour, root, frames=None, overwrite=Tru
         ("k", settings.k),
         ("temporal", settings.temporal),
         ("size", settings.size),
-        ("colour", dict(colour)),
         ("overwrite", bool(overwrite)),
     ])
     return Plan(node_name, (first, last), wanted, folder, writes, job, result_pattern)
 
 
+RESULT_KNOBS = ("result_file", "result_first", "result_last", "result_ready")
+
+
 def result_knobs(plan):
     """Gizmo knobs that point its internal Read at the coloured frames. The Read's knobs are
     expressions on these, so the saved script keeps pointing at the result."""
-    return OrderedDict([("result_file", plan.result_pattern), ("result_first", plan.shot[0]),
-                        ("result_last", plan.shot[1]), ("result_ready", True)])
+    return OrderedDict(zip(RESULT_KNOBS, (plan.result_pattern, plan.shot[0], plan.shot[1],
+                                          True)))
 
 
-def status_done(plan, model, seconds):
+def flagged_frames(scores):
+    """The frames below ``REVIEW_BELOW``, in order."""
+    return sorted(f for f, score in (scores or {}).items() if score < REVIEW_BELOW)
+
+
+def review_text(scores):
+    """The review knob: ``3 frames to check: 1003-1005`` (or that none need it)."""
+    low = flagged_frames(scores)
+    if not scores:
+        return ""
+    if not low:
+        return f"no frame below {REVIEW_BELOW:.2f} confidence"
+    return (f"{len(low)} frame{'s' if len(low) != 1 else ''} below {REVIEW_BELOW:.2f} "
+            f"confidence: {format_frames(low)}")
+
+
+def status_done(plan, model, seconds, scores=None):
     name = os.path.splitext(os.path.basename(model))[0] if "/" in model or "\\" in model \
         else model
+    low = flagged_frames(scores)
+    review = f"; review {format_frames(low)}" if low else ""
     return (f"coloured {format_frames(plan.frames)} ({len(plan.frames)} frames, {name}) "
-            f"in {seconds:.0f} s")
+            f"in {seconds:.0f} s{review}")
 
 
 # ---- the worker's output ---------------------------------------------------------------------
@@ -350,6 +361,12 @@ def parse_progress(line):
     return float(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4).strip()
 
 
+def parse_confidence(line):
+    """``inkpaint: confidence 0.87 frame 1003 (...)`` -> (1003, 0.87)."""
+    m = _CONFIDENCE.search(line.strip())
+    return (int(m.group(2)), float(m.group(1))) if m else None
+
+
 def parse_error(line):
     m = _ERROR.search(line.strip())
     return m.group(1).strip() if m else None
@@ -357,19 +374,18 @@ def parse_error(line):
 
 # ---- the Cattery gizmo -----------------------------------------------------------------------
 
-# (node, knob) inside InkpaintColorizeCattery that follow its "input colour space" knob: the
-# three conversions to the networks' sRGB and the one back.
-CATTERY_COLOURSPACE_KNOBS = (("ToSRGB_line", "colorspace_in"),
-                             ("ToSRGB_line_alpha", "colorspace_in"),
-                             ("ToSRGB_refs", "colorspace_in"), ("ToLinear", "colorspace_out"))
+# (node, knob) inside InkpaintColorizeCattery (all OCIOColorSpace nodes): the side that
+# follows its "input colour space" knob, and the side that is the networks' sRGB.
+CATTERY_COLOURSPACE_KNOBS = (("ToSRGB_line", "in_colorspace"),
+                             ("ToSRGB_line_alpha", "in_colorspace"),
+                             ("ToSRGB_refs", "in_colorspace"), ("ToLinear", "out_colorspace"))
+CATTERY_SRGB_KNOBS = (("ToSRGB_line", "out_colorspace"), ("ToSRGB_line_alpha", "out_colorspace"),
+                      ("ToSRGB_refs", "out_colorspace"), ("ToLinear", "in_colorspace"))
 
 
-def cattery_internal_knobs(size, colorspace):
-    """The internal knob values the Cattery gizmo's own knobs set: the Inference node's
-    ``size`` (the model attribute CatFileCreator exposes) and the colour conversions."""
+def cattery_size(size):
+    """The Inference node's ``size`` (the model attribute CatFileCreator exposes)."""
     size = int(float(size))
     if size < 32:
         raise UserError(f"working size {size} is too small: use 32 or more")
-    out = [("Inference1", "size", size)]  # type: List[Tuple[str, str, object]]
-    out += [(node, knob, colorspace) for node, knob in CATTERY_COLOURSPACE_KNOBS]
-    return out
+    return size

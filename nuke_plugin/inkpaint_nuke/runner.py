@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from .job import UserError, parse_error, parse_progress
+from .job import UserError, parse_confidence, parse_error, parse_progress
 
 try:
     import queue
@@ -68,13 +68,25 @@ def worker_env(environ=None):
 
 
 def run_job(plan, python=None, progress=None, should_cancel=None, echo=None):
-    """Run the plan's job; raise ``UserError`` (the worker's one-line message) or
-    ``Cancelled``. ``progress(percent, message)``, ``should_cancel() -> bool`` and
-    ``echo(line)`` (every worker line, e.g. to a farm log) are optional."""
+    """Run the plan's job and return the frames' confidence ({frame: score}, from the
+    worker's ``inkpaint: confidence`` lines); raise ``UserError`` (the worker's one-line
+    message) or ``Cancelled``. ``progress(percent, message)``, ``should_cancel() -> bool``
+    and ``echo(line)`` (every worker line, e.g. to a farm log) are optional."""
     job_path = write_job(plan)
+    scores = {}
+
+    def line_out(line):
+        found = parse_confidence(line)
+        if found is not None:
+            scores[found[0]] = found[1]
+        if echo is not None:
+            echo(line)
+
     if python:
-        return _run_subprocess(python, job_path, plan.log_path, progress, should_cancel, echo)
-    return _run_in_process(plan.job, progress, should_cancel, echo)
+        _run_subprocess(python, job_path, plan.log_path, progress, should_cancel, line_out)
+    else:
+        _run_in_process(plan.job, progress, should_cancel, line_out)
+    return scores
 
 
 def _run_subprocess(python, job_path, log_path, progress, should_cancel, echo):
@@ -107,8 +119,7 @@ def _run_subprocess(python, job_path, log_path, progress, should_cancel, echo):
                 break
             log.write(line + "\n")
             log.flush()
-            if echo is not None:
-                echo(line)
+            echo(line)
             error = parse_error(line) or error
             parsed = parse_progress(line)
             if parsed is not None and progress is not None:
@@ -141,14 +152,13 @@ def _run_in_process(job, progress, should_cancel, echo):
 
     def on_progress(done, total, frame):
         percent = 100.0 * done / max(1, total)
-        if echo is not None:  # the same line the subprocess prints, for farm logs
-            echo(PROGRESS_LINE.format(percent, done, total, f"frame {frame}"))
+        # the same line the subprocess prints, for farm logs
+        echo(PROGRESS_LINE.format(percent, done, total, f"frame {frame}"))
         if progress is not None:
             progress(percent, f"frame {frame}")
 
     try:
-        worker.run(job, progress=on_progress, should_cancel=should_cancel,
-                   log=echo or (lambda line: None))
+        worker.run(job, progress=on_progress, should_cancel=should_cancel, log=echo)
     except worker.Cancelled:
         raise Cancelled() from None
     except errors.InkpaintError as exc:

@@ -2,49 +2,39 @@
 PyTorch or ONNX Runtime): ``python -m inkpaint_nuke.worker job.json``, or ``run(job)`` in
 Nuke's own Python when it has them.
 
-It reads what the gizmo's Write nodes rendered (line art PNG, references as scene-linear
-EXR), converts the references to the networks' sRGB, colours the frames with the engine and
-writes scene-linear EXR frames (premultiplied by the line art's alpha, when it has one)
-atomically, so a cancelled or failed run never leaves half a frame and a retried farm task
-only does what is missing (unless ``overwrite``).
+It reads what the gizmo's Write nodes rendered (line art and references as sRGB PNG: the
+gizmo's OCIOColorSpace nodes converted them, so no colour management happens here), colours
+the frames with the engine and writes them as the engine makes them (sRGB, straight colour,
+with the line art's alpha, 1 where it has none) into EXR files, which the gizmo converts back
+to its working space and premultiplies. Frames are written atomically and logged in the
+correction loop's render log (``core.compose.cache``), so a cancelled or failed run never
+leaves half a frame and a retried farm task only does what is missing or stale (unless
+``overwrite``).
 
 Progress goes to stderr as the engine's CLI prints it (``inkpaint: progress 12.5% (3/24)
 frame 1003``), errors as ``inkpaint: error: <one line>`` with exit status 1.
 """
 
 import json
-import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from . import _core
-from .colour import ColourTransform, premultiply, unpremultiply
+from .job import JOB_VERSION
 
 
 class Cancelled(Exception):
     """The artist pressed Cancel."""
 
 
-def _ref_srgb(path, colour, work, frame):
-    """A reference frame as the engine reads colour: an sRGB PNG (16 bit) in ``work``."""
-    imageio = _core.module("imageio")
-    img = imageio.read_image(path)
-    px = img.pixels
-    rgb = np.repeat(px[..., :1], 3, axis=2) if px.shape[2] < 3 else px[..., :3]
-    if px.shape[2] == 4:
-        rgb = unpremultiply(rgb, px[..., 3])
-    if img.linear:
-        rgb = colour.to_srgb(rgb)
-    out = os.path.join(work, f"ref.{frame:04d}.png")
-    imageio.write_image(out, np.clip(rgb, 0.0, 1.0), bit_depth=16)
-    return out
-
-
 def _alpha(path):
+    """The line art's alpha, or 1 everywhere (the gizmo's Premult then keeps the colour)."""
     px = _core.module("imageio").read_image(path).pixels
-    return np.clip(px[..., 3], 0.0, 1.0) if px.shape[2] == 4 else None
+    return np.clip(px[..., 3], 0.0, 1.0) if px.shape[2] == 4 else np.ones(px.shape[:2],
+                                                                             np.float32)
 
 
 def run(job, progress=None, should_cancel=None, log=None):
@@ -58,25 +48,15 @@ def run(job, progress=None, should_cancel=None, log=None):
     colorizer_mod = _core.module("engine.colorizer")
     imageio = _core.module("imageio")
     errors = _core.module("errors")
-    if job.get("version") != 1:
+    if job.get("version") != JOB_VERSION:
         raise errors.InkpaintError(f"job file version {job.get('version')!r} is not supported "
                                    "by this worker; update the Nuke plugin and Inkpaint "
                                    "together")
+    cache = _core.module("compose.cache")
+    review = _core.module("compose.review")
     out = frames_mod.OutputPattern(job["out"])
     wanted = list(job["frames"])
-    todo = wanted if job.get("overwrite") else [f for f in wanted if not out.path(f).exists()]
-    if len(todo) < len(wanted):
-        log(f"inkpaint: {len(wanted) - len(todo)} of {len(wanted)} frames already written, "
-            "skipping them")
-    if not todo:
-        return 0
-    colour = ColourTransform.from_spec(job.get("colour"))
-    if colour.warning:
-        log("inkpaint: note: " + colour.warning)
-    work = job["work"]
-    os.makedirs(work, exist_ok=True)
-    refs = [plan_mod.Reference(color=_ref_srgb(r["color"], colour, work, int(r["frame"])),
-                               frame=int(r["frame"]))
+    refs = [plan_mod.Reference(color=Path(r["color"]), frame=int(r["frame"]))
             for r in job["refs"]]
     line = frames_mod.OutputPattern(job["lineart"])
     first, last = job["shot"]
@@ -87,17 +67,38 @@ def run(job, progress=None, should_cancel=None, log=None):
         model=job["model"], backend=job.get("backend", "torch"),
         device=job.get("device", "auto"), size=job.get("size"), k=int(job.get("k", 2)),
         temporal=bool(job.get("temporal", True)))
-    log(f"inkpaint: {colorizer.cfg.name}, {job.get('backend')} on "
-        f"{colorizer.backend.device}, colour: {colour.description}")
+    # The correction loop's render log, as the CLI keeps it: a frame is skipped only when it
+    # was written from the same inputs (rendered line art, the references as the gizmo
+    # rendered them) and settings, so a retried farm task after a key changed redoes the
+    # frames that key reaches instead of keeping stale ones.
+    settings = dict(colorizer.settings, out="exr-srgb-straight-alpha")
+    keys = {f: cache.frame_key(files, settings)
+            for f, files in colorizer.sources(lineart, refs, wanted).items()}
+    outputs = {f: out.path(f) for f in wanted}
+    render_log = cache.RenderLog(cache.log_path(out.pattern, wanted), cache.log_files(out.pattern))
+    if job.get("overwrite"):
+        todo = wanted
+    else:
+        plan = cache.plan_rerun(wanted, keys, outputs, render_log)
+        todo = plan.todo
+        kept = len(plan.unchanged) + len(plan.unlogged)
+        if kept:
+            log(f"inkpaint: {kept} of {len(wanted)} frames already written, skipping them")
+        if plan.changed:
+            log(f"inkpaint: {len(plan.changed)} of {len(wanted)} frames are redone: their "
+                "inputs changed since they were written")
+    if not todo:
+        return 0
+    log(f"inkpaint: {colorizer.cfg.name}, {job.get('backend')} on {colorizer.backend.device}")
     done = 0
     for cf in colorizer.colorize(lineart, refs, todo):
         if should_cancel is not None and should_cancel():
             raise Cancelled()
-        rgb = colour.to_linear(cf.rgb)
-        alpha = _alpha(lineart[cf.frame])
-        if alpha is not None:
-            rgb = premultiply(rgb, alpha)
-        imageio.write_image(out.path(cf.frame), rgb, alpha, linear_out=False)
+        imageio.write_image(outputs[cf.frame], cf.rgb, _alpha(lineart[cf.frame]),
+                            linear_out=False)
+        render_log.record(cf.frame, keys[cf.frame], outputs[cf.frame], cf.score)
+        if cf.score is not None:
+            log(review.summary_line(cf.frame, cf.score, cf.note))
         done += 1
         if progress is not None:
             progress(done, len(todo), cf.frame)

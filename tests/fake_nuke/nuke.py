@@ -8,13 +8,23 @@ its input produces (Read, FrameHold, Colorspace, Copy, Expression, Switch, Infer
 compute real pixels, see ``pixels.py``). Everything the adapter makes is recorded:
 ``created`` (nodes), ``executed`` (Write renders), ``messages``, ``progress_tasks``, ``menus``.
 
+Threads as in Nuke: the test's thread is Nuke's main thread. Touching nodes or knobs from
+another thread raises (in Nuke it crashes or corrupts the script); other threads hand work to
+the main thread with ``executeInMainThread`` / ``executeInMainThreadWithResult``, which
+``main_loop`` (the GUI's event loop) runs. Every main-thread call (a button's script, each
+handed-over callable) is timed into ``main_thread_calls``: a test reads how long the UI was
+blocked at most.
+
 Only what the adapter and its gizmos use is here. ``reset()`` starts a fresh session.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import re
+import threading
+import time
 import types
 from collections import OrderedDict
 
@@ -68,6 +78,8 @@ CLASSES = {
     "FrameHold": {"first_frame": (_I, 0), "increment": (_I, 0)},
     "Colorspace": {"channels": (_S, "rgb"), "colorspace_in": (_E, "linear"),
                    "colorspace_out": (_E, "linear")},
+    "OCIOColorSpace": {"channels": (_S, "rgb"), "in_colorspace": (_E, "scene_linear"),
+                       "out_colorspace": (_E, "scene_linear")},
     "Expression": dict([(f"expr{i}", (_S, "")) for i in range(4)]
                        + [(f"channel{i}", (_S, c)) for i, c in enumerate(pixels.RGBA)]),
     "Unpremult": {"channels": (_S, "rgb"), "alpha": (_S, "rgba.alpha")},
@@ -84,7 +96,18 @@ CLASSES = {
 }
 _ENUMS = {("Read", "colorspace"): COLORSPACES, ("Write", "colorspace"): COLORSPACES,
           ("Colorspace", "colorspace_in"): COLORSPACES,
-          ("Colorspace", "colorspace_out"): COLORSPACES}
+          ("Colorspace", "colorspace_out"): COLORSPACES,
+          # OCIOColorSpace offers the colour spaces and roles of the script's OCIO config
+          ("OCIOColorSpace", "in_colorspace"): lambda: pixels.ocio_names(_ocio_config()),
+          ("OCIOColorSpace", "out_colorspace"): lambda: pixels.ocio_names(_ocio_config())}
+
+
+def _ocio_config():
+    """The script's OCIO config; Nuke's legacy colour management uses nuke-default."""
+    r = root()
+    if r is None or r["colorManagement"].value() != "OCIO":
+        return "nuke-default"
+    return r["OCIO_config"].value()
 _SOURCES = {"Input", "Read", "Root"}  # classes whose default input count is 0
 _MAX_INPUTS = {"Input": 0, "Read": 0, "Copy": 2, "Switch": 2, "Output": 1}
 
@@ -97,6 +120,8 @@ _this: list = []  # (node, knob) of the running callback
 _loading = [False]
 created: list = []
 executed: list = []
+main_thread_calls: list = []  # (what, seconds) of every call the main thread ran
+_main_queue: queue.Queue = queue.Queue()
 messages: list = []
 warnings: list = []
 progress_tasks: list = []
@@ -119,7 +144,9 @@ def reset():
     global _root
     _plugin_paths.clear()
     del _context[:], _this[:], created[:], executed[:], messages[:], warnings[:]
-    del progress_tasks[:], saved_scripts[:]
+    del progress_tasks[:], saved_scripts[:], main_thread_calls[:]
+    while not _main_queue.empty():
+        _main_queue.get_nowait()
     menus.clear()
     _root = Root()
     _context.append(_root)
@@ -185,6 +212,8 @@ class Knob:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and self._menu:
                 return self._menu[int(v)]
             options = self._menu or _ENUMS.get((self._node_class(), self._name))
+            if callable(options):
+                options = options()
             if options and str(v) not in options:
                 raise ValueError(f"{self._name}: {v!r} is not one of {list(options)}")
             return str(v)
@@ -207,6 +236,7 @@ class Knob:
     getValue = value
 
     def setValue(self, v):  # noqa: N802
+        _main_only("setValue")
         if self._type == "Link_Knob":
             return self._target().setValue(v)
         self._value = self._coerce(v)
@@ -239,7 +269,8 @@ class Knob:
         if self._name == "reload" and self._node.Class() == "Read":
             self._node._reloads += 1  # Read's reload button: re-read the files
         elif self._type == "PyScript_Knob":
-            _run_python(self.value(), self._node, self)
+            _timed(f"{self._node.name()}.{self._name}", _run_python, self.value(), self._node,
+                   self)
 
     def _target(self):
         node_name, _, knob_name = self._text.rpartition(".")
@@ -421,6 +452,7 @@ def _current():
 
 
 def _new_node(cls, group=None):
+    _main_only("creating a node")
     group = group or _current()
     if cls in CLASSES:
         node = Group(cls, group) if cls == "Group" else Node(cls, group)
@@ -468,6 +500,7 @@ def createNode(cls, knobs="", inpanel=True):  # noqa: N802
 
 
 def delete(node):
+    _main_only("delete")
     group = node._group
     group.nodes_.remove(node)
     for n in group.nodes_:
@@ -861,6 +894,14 @@ def _evaluate(node, frame):
         for i, c in enumerate(chans):
             img[c] = np.ascontiguousarray(rgb[..., i])
         return img
+    if cls == "OCIOColorSpace":
+        chans = pixels.channel_set(k["channels"].value(), img)
+        rgb = np.stack([img.get_channel(c) for c in chans], axis=2)
+        rgb = pixels.ocio_convert(rgb, _ocio_config(), k["in_colorspace"].value(),
+                                  k["out_colorspace"].value())
+        for i, c in enumerate(chans):
+            img[c] = np.ascontiguousarray(rgb[..., i])
+        return img
     if cls == "Expression":
         env_ = {"r": img.get_channel("r"), "g": img.get_channel("g"),
                 "b": img.get_channel("b"), "a": img.get_channel("a"),
@@ -945,6 +986,7 @@ def _read(node, frame):
 
 def execute(node, start, end=None, incr=1, views=None, continueOnError=False):  # noqa: N803
     """Render a Write node: its input's real pixels, written to real files."""
+    _main_only("execute")
     if isinstance(node, str):
         node = toNode(node)
     if node is None or node.Class() != "Write":
@@ -963,6 +1005,75 @@ def execute(node, start, end=None, incr=1, views=None, continueOnError=False):  
         (name, k[name].value()) for name in ("file", "file_type", "channels", "datatype",
                                               "raw", "colorspace")),
         node.input(0)))
+
+
+# ---- threads --------------------------------------------------------------------------------
+
+
+def _main_only(what):
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(f"nuke: {what} called from a thread other than the main thread; "
+                           "use nuke.executeInMainThread")
+
+
+def _timed(what, call, *args, **kwargs):
+    start = time.perf_counter()
+    try:
+        return call(*args, **kwargs)
+    finally:
+        main_thread_calls.append((what, time.perf_counter() - start))
+
+
+def _name_of(call):
+    return getattr(call, "__qualname__", None) or repr(call)
+
+
+def executeInMainThread(call, args=(), kwargs=None):  # noqa: N802
+    """Queue ``call`` for the main thread's event loop; returns at once."""
+    if not isinstance(args, tuple):
+        args = (args,)  # Nuke accepts a lone argument
+    _main_queue.put((call, args, kwargs or {}, None))
+
+
+def executeInMainThreadWithResult(call, args=(), kwargs=None):  # noqa: N802
+    """Run ``call`` on the main thread and wait for its result (directly when called there)."""
+    if not isinstance(args, tuple):
+        args = (args,)
+    if threading.current_thread() is threading.main_thread():
+        return call(*args, **(kwargs or {}))
+    box = {"done": threading.Event()}
+    _main_queue.put((call, args, kwargs or {}, box))
+    box["done"].wait()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def main_loop(until, timeout=600.0):
+    """The GUI's event loop: run the queued main-thread calls, each timed, until ``until()``
+    is true and nothing is queued (raises TimeoutError after ``timeout`` seconds)."""
+    _main_only("main_loop")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call, args, kwargs, box = _main_queue.get(timeout=0.005)
+        except queue.Empty:
+            if until():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("nuke.main_loop: the job did not finish") from None
+            continue
+        try:
+            result = _timed(_name_of(call), call, *args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 (handed back to the waiting thread)
+            if box is None:
+                raise
+            box["error"] = exc
+        else:
+            if box is not None:
+                box["result"] = result
+        if box is not None:
+            box["done"].set()
 
 
 # ---- UI --------------------------------------------------------------------------------------

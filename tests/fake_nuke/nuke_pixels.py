@@ -77,6 +77,43 @@ def convert(rgb: np.ndarray, cs_in: str, cs_out: str) -> np.ndarray:
     return from_linear(to_linear(rgb, cs_in), cs_out)
 
 
+# OCIO configs the fake knows: colour space (or role) -> (3x3 matrix to linear Rec.709 / sRGB
+# primaries, encoding). ACEScg's matrix is the Bradford-adapted AP1 -> Rec.709 one the ACES
+# 1.x configs use, so an ACES script's working space really differs from linear sRGB here.
+_AP1_TO_709 = np.array([[1.70505, -0.62179, -0.08326],
+                        [-0.13026, 1.14080, -0.01055],
+                        [-0.02400, -0.12897, 1.15297]], np.float64)
+_I3 = np.eye(3)
+OCIO_CONFIGS = {
+    "nuke-default": {"linear": (_I3, "linear"), "sRGB": (_I3, "srgb"),
+                     "scene_linear": (_I3, "linear"), "color_picking": (_I3, "srgb"),
+                     "rec709": (_I3, "rec709")},
+    "aces_1.2": {"ACES - ACEScg": (_AP1_TO_709, "linear"),
+                 "Utility - Linear - sRGB": (_I3, "linear"),
+                 "Utility - sRGB - Texture": (_I3, "srgb"),
+                 "scene_linear": (_AP1_TO_709, "linear"),
+                 "texture_paint": (_I3, "srgb")},
+}
+
+
+def ocio_names(config: str) -> tuple[str, ...]:
+    return tuple(OCIO_CONFIGS[config])
+
+
+def ocio_convert(rgb: np.ndarray, config: str, cs_in: str, cs_out: str) -> np.ndarray:
+    """What an OCIOColorSpace node does in ``config``: decode, to linear Rec.709 primaries,
+    to the target's primaries, encode."""
+    spaces = OCIO_CONFIGS[config]
+    m_in, enc_in = spaces[cs_in]
+    m_out, enc_out = spaces[cs_out]
+    lin = srgb_to_linear(rgb) if enc_in == "srgb" else rgb
+    if enc_in == "rec709" or enc_out == "rec709":
+        raise NotImplementedError("fake nuke: rec709 encoding")
+    lin = (lin.astype(np.float64) @ m_in.T) @ np.linalg.inv(m_out).T
+    out = linear_to_srgb(lin.astype(np.float32)) if enc_out == "srgb" else lin
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
 # ---- sources and sinks -----------------------------------------------------------------------
 
 
