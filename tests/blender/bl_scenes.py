@@ -1,14 +1,17 @@
 """Scenes for the Blender tests, built from nothing with bpy (no .blend in the repo).
 
 The Grease Pencil shot: three closed shapes, each with its own fill material, drawn on every
-frame 1-12 (each keyframe a new drawing, the shapes sliding a little per frame, so no frame is
-a held cel), a 128x96 orthographic camera, timeline markers ``ref_a`` (frame 1) and ``ref_b``
-(frame 12). ``Shape.pixel`` projects a shape's centre through the camera, so the tests sample
-where the region really is.
+frame 1-12 (each keyframe a new drawing, so no frame is a held cel), a 256x192 orthographic
+camera, timeline markers ``ref_a`` (frame 1) and ``ref_b`` (frame 12). The shapes travel
+together round a circle, a twelfth of a turn per frame: ORBIT_STEP_PX (about 11.6 px) from
+one frame to the next, as far as a quick move in real animation, and a frame rendered at the
+wrong time lands visibly elsewhere. ``Shape.pixel`` and ``Shape.edge_pixels`` project a
+shape through the camera, so the tests check each frame against its own drawing.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,23 +20,30 @@ import numpy as np
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
-WIDTH, HEIGHT = 128, 96
+WIDTH, HEIGHT = 256, 192
 FRAMES = range(1, 13)
 REF_FRAMES = (1, 12)
+ORTHO_SCALE = 8.0  # world units across the frame's width: 32 px per unit
+ORBIT_RADIUS = 0.7  # world units (22.4 px)
+ORBIT_STEP_PX = 2 * ORBIT_RADIUS * math.sin(math.pi / 12) * WIDTH / ORTHO_SCALE
+
+
+def orbit(frame: int) -> Vector:
+    """Where the drawing is at ``frame``, from the middle of its circle (a twelfth of a turn a
+    frame)."""
+    a = 2 * math.pi * (frame - 1) / 12
+    return Vector((ORBIT_RADIUS * math.cos(a), 0.0, ORBIT_RADIUS * math.sin(a)))
 
 
 @dataclass(frozen=True)
 class Shape:
     name: str
     fill: tuple[float, float, float]  # the material's fill colour: scene-linear RGB
-    centre: tuple[float, float]  # x, z at frame 1 (world units; drawn in the XZ plane)
+    centre: tuple[float, float]  # x, z of its circle's middle (world units; the XZ plane)
     size: tuple[float, float]
-    velocity: tuple[float, float]  # per frame
 
     def centre_at(self, frame: int) -> Vector:
-        t = frame - 1
-        return Vector((self.centre[0] + self.velocity[0] * t, 0.0,
-                       self.centre[1] + self.velocity[1] * t))
+        return Vector((self.centre[0], 0.0, self.centre[1])) + orbit(frame)
 
     def corners(self, frame: int) -> list[Vector]:
         c, (w, h) = self.centre_at(frame), self.size
@@ -42,8 +52,22 @@ class Shape:
 
     def pixel(self, scene, frame: int) -> tuple[int, int]:
         """(row, column) of the centre in the rendered frame."""
-        v = world_to_camera_view(scene, scene.camera, self.centre_at(frame))
-        return int((1.0 - v.y) * HEIGHT), int(v.x * WIDTH)
+        return _pixel(scene, self.centre_at(frame))
+
+    def edge_pixels(self, scene, frame: int) -> list[tuple[int, int]]:
+        """(row, column) of the middle of each side of the outline."""
+        c = self.corners(frame)
+        return [_pixel(scene, (c[i] + c[(i + 1) % 4]) / 2) for i in range(4)]
+
+    def distance_to_outline(self, scene, frame: int, row: int, col: int) -> float:
+        """Pixels from (row, col) to the nearest point of the outline at ``frame``."""
+        c = [np.array(_pixel(scene, v), float) for v in self.corners(frame)]
+        p = np.array((row, col), float)
+        best = np.inf
+        for a, b in zip(c, c[1:] + c[:1]):
+            t = np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0.0, 1.0)
+            best = min(best, float(np.linalg.norm(p - (a + t * (b - a)))))
+        return best
 
     @property
     def fill_srgb(self) -> np.ndarray:
@@ -51,10 +75,15 @@ class Shape:
         return linear_to_srgb(np.array(self.fill, np.float32))
 
 
+def _pixel(scene, point: Vector) -> tuple[int, int]:
+    v = world_to_camera_view(scene, scene.camera, point)
+    return int((1.0 - v.y) * HEIGHT), int(v.x * WIDTH)
+
+
 SHAPES = (
-    Shape("Red", (0.80, 0.08, 0.06), (-2.2, 0.7), (2.2, 2.0), (0.06, -0.02)),
-    Shape("Green", (0.10, 0.55, 0.12), (1.7, 0.9), (2.4, 1.8), (-0.04, 0.02)),
-    Shape("Blue", (0.12, 0.20, 0.85), (0.0, -1.7), (3.6, 1.2), (0.05, 0.0)),
+    Shape("Red", (0.80, 0.08, 0.06), (-1.7, 0.9), (2.0, 1.6)),
+    Shape("Green", (0.10, 0.55, 0.12), (1.3, 1.0), (2.2, 1.4)),
+    Shape("Blue", (0.12, 0.20, 0.85), (0.0, -1.3), (3.2, 1.0)),
 )
 
 
@@ -82,7 +111,7 @@ def make_gp_shot(folder: Path, markers=(("ref_a", 1), ("ref_b", 12))) -> bpy.typ
 
     cam_data = bpy.data.cameras.new("Camera")
     cam_data.type = "ORTHO"
-    cam_data.ortho_scale = 8.0
+    cam_data.ortho_scale = ORTHO_SCALE
     cam = bpy.data.objects.new("Camera", cam_data)
     cam.location = (0.0, -10.0, 0.0)
     cam.rotation_euler = (np.pi / 2, 0.0, 0.0)
