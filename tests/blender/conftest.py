@@ -75,3 +75,57 @@ def listing(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+class OperatorProps:
+    """What ``layout.operator`` returns: setting a property the operator lacks fails."""
+
+    def __init__(self, idname: str) -> None:
+        object.__setattr__(self, "idname", idname)
+
+    def __setattr__(self, name, value) -> None:
+        module, op = self.idname.split(".")
+        rna = getattr(getattr(bpy.ops, module), op).get_rna_type()
+        assert name in rna.properties, (self.idname, name)
+        object.__setattr__(self, name, value)
+
+
+class Recorder:
+    """Stands in for UILayout (none exists without a window): records what draw asks for,
+    so the test can check every property and icon against Blender's RNA."""
+
+    def __init__(self, log):
+        self.log = log
+        self.enabled = self.use_property_split = self.use_property_decorate = True
+        self.scale_y = 1.0
+
+    def _child(self, *_a, **_k):
+        return Recorder(self.log)
+
+    column = row = box = split = _child
+
+    def label(self, text="", icon="NONE", **_k):
+        self.log.append(("label", text, icon))
+
+    def prop(self, data, prop, icon="NONE", **_k):
+        self.log.append(("prop", data, prop, icon))
+
+    def prop_search(self, data, prop, search_data, search_prop, icon="NONE", **_k):
+        self.log.append(("prop", data, prop, icon))
+        self.log.append(("prop", search_data, search_prop, "NONE"))
+
+    def operator(self, idname, icon="NONE", text="", **_k):
+        self.log.append(("operator", idname, icon, text))
+        return OperatorProps(idname)
+
+    def progress(self, factor=0.0, type="BAR", text=""):
+        self.log.append(("label", text, "NONE"))
+
+
+def draw_panel(context) -> list:
+    """What the Colorize Strip panel draws now: ("label", text, icon), ("prop", data, name,
+    icon) and ("operator", idname, icon, text) entries."""
+    log: list = []
+    panel = type("P", (), {"layout": Recorder(log)})()
+    bpy.types.SEQUENCER_PT_inkpaint_colorize.draw(panel, context)
+    return log
