@@ -65,6 +65,11 @@ class PassRenderer:
         r.film_transparent = False
         r.use_compositing = False
         r.use_sequencer = False
+        # No metadata (date, render time, file name): the same drawing must give the same
+        # bytes, since the correction loop keys frames by their line art's contents.
+        for name in r.bl_rna.properties.keys():
+            if name.startswith("use_stamp"):
+                setattr(r, name, False)
         img = r.image_settings
         img.file_format = "PNG"
         img.color_mode = "RGB"

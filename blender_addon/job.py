@@ -358,7 +358,9 @@ class Job:
             os.replace(w.spec.staged(f), p.out.path(n))
             w.log.record(n, w.keys[n], p.out.path(n), w.scores.get(n))
         outputs = {n: p.out.path(n) for n in p.numbers.values()}
-        keep = {o.name for o in outputs.values()} | {maps.path(n).name for n in outputs}
+        keep = {o.name for o in outputs.values()}
+        if not w.spec.exr:  # an EXR carries its map as a channel
+            keep |= {maps.path(n).name for n in outputs}
         _remove_stale(p.out_dir, [p.out, maps], keep)
         logged = w.log.scores(outputs)
         if logged:
@@ -377,11 +379,11 @@ class Job:
         if p.out_dir_raw.startswith("//"):
             strip.directory = p.out_dir_raw.rstrip("/\\") + "/"
         self.result_strip = strip.name
-        done = (f"{len(p.frames)} frames" if not self.kept else
-                f"{self.frames_done} of {len(p.frames)} frames ({self.kept} unchanged since "
-                "the last run, kept)")
-        self._stop("DONE", f"Coloured {done} of '{p.source.name}' into {p.out_dir_raw} "
-                           f"(strip '{strip.name}', channel {self.channel})")
+        done = (f"{len(p.frames)} frames of '{p.source.name}'" if not self.kept else
+                f"{self.frames_done} of {len(p.frames)} frames of '{p.source.name}' "
+                f"({self.kept} unchanged since the last run, kept)")
+        self._stop("DONE", f"Coloured {done} into {p.out_dir_raw} (strip '{strip.name}', "
+                           f"channel {self.channel})")
 
     # ---- helpers -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ counterpart in the keys), not what the network learnt.
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from types import SimpleNamespace
 
@@ -27,7 +28,8 @@ import bpy
 import numpy as np
 import pytest
 from bl_scenes import FRAMES, HEIGHT, REF_FRAMES, SHAPES, WIDTH, make_gp_shot
-from conftest import listing
+from conftest import draw_panel, listing
+from mathutils import Vector
 
 REF_TOLERANCE = 3 / 255
 INBETWEEN_TOLERANCE = 0.10  # flat regions of a 3-region shot: within this of the fill
@@ -124,11 +126,31 @@ def _no_leftovers(addon):
     assert last is not None and not last.tmp.exists()
 
 
-def test_gp_shot_blocking_then_rerun_as_exr_replaces_the_strip(addon, weights, tmp_path,
-                                                                 record_property):
-    make_gp_shot(tmp_path)
+def _visible(folder) -> list[str]:
+    """The files an artist sees; the hidden ones may only be the render logs."""
+    names = listing(folder)
+    hidden = [n for n in names if n.startswith(".")]
+    assert all(n.startswith(".inkpaint-render.Drawing.####.") for n in hidden), hidden
+    return [n for n in names if not n.startswith(".")]
+
+
+def _mtimes(folder) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()
+            if p.name.startswith("Drawing.0")}
+
+
+def _review_drawn(job) -> list[str]:
+    return [e[3] for e in draw_panel(bpy.context) if e[0] == "operator"
+            and e[1] == "inkpaint.show_frame"]
+
+
+def test_gp_shot_blocking_then_reruns_and_exr_replace_the_strip(addon, weights, tmp_path,
+                                                                record_property):
+    obj = make_gp_shot(tmp_path)
     scene = bpy.context.scene
     out = tmp_path / "inkpaint" / "Drawing"
+    frames = [f"Drawing.{f:04d}.png" for f in FRAMES]
+    maps = [f"Drawing.confidence.{f:04d}.png" for f in FRAMES]
 
     t0 = time.monotonic()
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
@@ -139,21 +161,69 @@ def test_gp_shot_blocking_then_rerun_as_exr_replaces_the_strip(addon, weights, t
     assert (strip.frame_final_start, strip.frame_final_end) == (FRAMES[0], FRAMES[-1] + 1)
     assert strip.channel == 1  # the lowest free channel: nothing else is in the Sequencer
     assert strip.directory == "//inkpaint/Drawing/"
-    assert listing(out) == [f"Drawing.{f:04d}.png" for f in FRAMES]  # no staging, no temp
-    for f, elem in zip(FRAMES, strip.elements):
-        assert elem.filename == f"Drawing.{f:04d}.png"
+    # frames, their confidence maps, the scores; no staging, no temp
+    assert _visible(out) == sorted(["Drawing.confidence.json", *maps, *frames])
+    assert [e.filename for e in strip.elements] == frames
     stats = _check_frames(addon, scene, out, ".png")
     record_property("png_worst_ref_error_255", stats["worst_ref_error_255"])
+    read_image = _imageio(addon).read_image
+    scores = {int(k): v for k, v in json.loads((out / "Drawing.confidence.json").read_text())
+              .items()}
+    assert sorted(scores) == list(FRAMES)
+    assert all(scores[f] == 1.0 for f in REF_FRAMES)  # the painted frames themselves
+    for f in FRAMES:
+        conf = read_image(out / f"Drawing.confidence.{f:04d}.png").pixels
+        assert conf.shape[:2] == (HEIGHT, WIDTH) and 0.0 <= conf.min() <= conf.max() <= 1.0
+    job = addon.job.last_job()
+    assert job.review == [(f, scores[f]) for f in FRAMES if scores[f] < 0.6]
     _no_leftovers(addon)
 
+    # again, nothing changed: every frame is kept as it is, with its score; the panel lists
+    # the frames below the review level (set just above the in-betweens' scores)
+    before = _mtimes(out)
+    scene.inkpaint.review_below = level = max(v for f, v in scores.items()
+                                              if f not in REF_FRAMES) + 1e-6
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
+    job = addon.job.last_job()
+    assert job.message.startswith("Coloured 0 of 12 frames of 'Drawing' (12 unchanged since "
+                                  "the last run, kept)"), job.message
+    assert _mtimes(out) == before
+    flagged = [f for f in FRAMES if scores[f] < level]
+    assert flagged == [f for f in FRAMES if f not in REF_FRAMES]
+    assert [f for f, _ in job.review] == flagged
+    assert _review_drawn(job) == [f"Frame {f}: {scores[f]:.2f}  (Drawing.{f:04d}.png)"
+                                  for f in flagged]
+
+    # the correction loop: one frame's drawing changes, only that frame is coloured again
+    # (temporal smoothing off: with it, a frame depends on its whole window)
+    scene.inkpaint.temporal = False
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}  # other settings: all redone
+    assert addon.job.last_job().frames_done == 12
+    before = _mtimes(out)
+    drawing = next(fr for fr in obj.data.layers[0].frames if fr.frame_number == 6).drawing
+    for point in drawing.strokes[0].points:
+        point.position = point.position + Vector((0.3, 0.0, 0.0))
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
+    job = addon.job.last_job()
+    assert (job.frames_done, job.kept) == (1, 11), job.message
+    after = _mtimes(out)
+    assert [n for n in frames if after[n] != before[n]] == ["Drawing.0006.png"]
+
     scene.inkpaint.file_format = "EXR"
+    scene.inkpaint.temporal = True
     t0 = time.monotonic()
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     record_property("exr_run_seconds", round(time.monotonic() - t0, 1))
     (again,) = _result_strips(scene)  # replaced, not stacked
     assert again.name == "Drawing (Inkpaint)" and again.channel == 1
     assert [e.filename for e in again.elements] == [f"Drawing.{f:04d}.exr" for f in FRAMES]
-    assert listing(out) == [f"Drawing.{f:04d}.exr" for f in FRAMES]  # the PNGs were replaced
+    # the PNGs and their maps were replaced (an EXR carries its map as a channel)
+    assert _visible(out) == sorted(["Drawing.confidence.json",
+                                    *(f"Drawing.{f:04d}.exr" for f in FRAMES)])
+    drawing = next(fr for fr in obj.data.layers[0].frames if fr.frame_number == 6).drawing
+    for point in drawing.strokes[0].points:  # back as it was, so every frame can be checked
+        point.position = point.position - Vector((0.3, 0.0, 0.0))
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     stats = _check_frames(addon, scene, out, ".exr")
     record_property("exr_worst_ref_error_255", stats["worst_ref_error_255"])
     _no_leftovers(addon)
@@ -178,9 +248,13 @@ def test_line_art_pass_is_black_strokes_on_white_and_leaves_the_drawing_alone(ad
         for f in FRAMES:
             renderer.render(f, False, tmp_path / f"line.{f}.png")
         renderer.render(12, True, tmp_path / "ref.png")
+        renderer.render(3, False, tmp_path / "again.png")
     finally:
         renderer.cleanup()
     assert scene.frame_current == 5
+    # the same drawing, the same bytes (no render date or time in the file): what lets a
+    # re-run tell that a frame's line art did not change
+    assert (tmp_path / "again.png").read_bytes() == (tmp_path / "line.3.png").read_bytes()
     for f in FRAMES:  # every frame is its own drawing, not the playhead's
         lines, _ = read_color(tmp_path / f"line.{f}.png")
         assert lines.shape == (HEIGHT, WIDTH, 3)
