@@ -177,11 +177,14 @@ def strip_frame_boxes(i: int) -> list[tuple[int, int, int, int]]:
     return [(t + i, left + i, b + i, r + i) for t, left, b, r in STRIP_BOXES]
 
 
-def make_strip_shot(folder: Path, frames: int = 8, first: int = 101) -> dict:
-    """Line art ``lines/line.####.png`` as an image strip on channel 1 (frames
-    ``first``..), painted colour frames for the first and last frame as two one-frame strips
-    on channel 2, markers ``ref1``/``ref2`` on them. Returns what the test needs to know."""
+def make_strip_shot(folder: Path, frames: int = 8, first: int = 101,
+                    number: int | None = None, markers=("ref1", "ref2")) -> dict:
+    """Line art ``lines/line.####.png`` (numbered from ``number``, default ``first``) as an
+    image strip on channel 1 from scene frame ``first``, painted colour frames for the first
+    and last frame as two one-frame strips on channel 2, ``markers`` on them. Returns what
+    the test needs to know."""
     empty_file()
+    number = first if number is None else number
     scene = bpy.context.scene
     lines_dir, paint_dir = folder / "lines", folder / "paint"
     lines_dir.mkdir(parents=True)
@@ -190,7 +193,7 @@ def make_strip_shot(folder: Path, frames: int = 8, first: int = 101) -> dict:
     for i in range(frames):
         f = first + i
         lines = box_lines(HEIGHT, WIDTH, strip_frame_boxes(i))
-        write_png(lines_dir / f"line.{f:04d}.png", lines)
+        write_png(lines_dir / f"line.{number + i:04d}.png", lines)
         if i in (0, frames - 1):
             colour = lines.copy()
             for (t, left, b, r), c in zip(strip_frame_boxes(i), STRIP_COLOURS):
@@ -199,14 +202,15 @@ def make_strip_shot(folder: Path, frames: int = 8, first: int = 101) -> dict:
             paints[f] = colour
     sed = scene.sequence_editor_create()
     coll = sed.strips if hasattr(sed, "strips") else sed.sequences
-    strip = coll.new_image("Lines", str(lines_dir / f"line.{first:04d}.png"), 1, first)
+    strip = coll.new_image("Lines", str(lines_dir / f"line.{number:04d}.png"), 1, first)
     for i in range(1, frames):
-        strip.elements.append(f"line.{first + i:04d}.png")
-    for f in paints:
+        strip.elements.append(f"line.{number + i:04d}.png")
+    for f, name in zip(paints, markers):
         coll.new_image(f"Paint {f}", str(paint_dir / f"paint.{f:04d}.png"), 2, f)
-        scene.timeline_markers.new(f"ref{len(scene.timeline_markers) + 1}", frame=f)
+        scene.timeline_markers.new(name, frame=f)
     sed.active_strip = strip
     scene.frame_start, scene.frame_end = first, first + frames - 1
     scene.inkpaint.source_type = "STRIP"
     bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))
-    return {"strip": strip.name, "first": first, "frames": frames, "paints": paints}
+    return {"strip": strip.name, "first": first, "number": number, "frames": frames,
+            "paints": paints}

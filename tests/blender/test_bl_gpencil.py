@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 import bpy
 import numpy as np
+import OpenEXR
 import pytest
 from bl_scenes import FRAMES, HEIGHT, REF_FRAMES, SHAPES, WIDTH, make_gp_shot
 from conftest import draw_panel, listing
@@ -226,6 +227,8 @@ def test_gp_shot_blocking_then_reruns_and_exr_replace_the_strip(addon, weights, 
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     stats = _check_frames(addon, scene, out, ".exr")
     record_property("exr_worst_ref_error_255", stats["worst_ref_error_255"])
+    for f in FRAMES:  # each EXR carries its confidence map as a channel beside R, G, B
+        assert "confidence" in OpenEXR.File(str(out / f"Drawing.{f:04d}.exr")).channels()
     _no_leftovers(addon)
 
 
