@@ -197,6 +197,15 @@ def copy_weights(src: Path, folder: Path) -> list[Path]:
     return copied
 
 
+def host_platform() -> str:
+    """This machine's Blender platform name (``linux-x64`` ...): the zip a test installs here."""
+    import platform
+
+    arch = {"x86_64": "x64", "amd64": "x64", "arm64": "arm64", "aarch64": "arm64"}
+    system = {"linux": "linux", "win32": "windows", "darwin": "macos"}
+    return f"{system.get(sys.platform, sys.platform)}-{arch.get(platform.machine().lower(), '')}"
+
+
 def _name(requirement: str) -> str:
     return re.split(r"[=<>!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 

@@ -214,3 +214,78 @@ def make_strip_shot(folder: Path, frames: int = 8, first: int = 101,
     bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))
     return {"strip": strip.name, "first": first, "number": number, "frames": frames,
             "paints": paints}
+
+
+# ---- checks (no pytest here: the installed-extension test runs them in a bare Python) ------
+# Colour checks. With random-init test weights the network's in-betweens mean nothing, but the
+# engine passes the painted references through unchanged (``ColoredFrame.is_reference``), so on
+# the reference frames the centre of every region must be the fill colour the artist chose.
+# That colour goes material (scene-linear) -> Workbench, view transform 'Standard' on an sRGB
+# display -> 8-bit PNG -> engine (exact pass-through) -> 8-bit PNG (or float EXR). Expected:
+# the IEC sRGB encoding of the material colour. Tolerance REF_TOLERANCE = 3/255: two 8-bit
+# quantisations (0.5/255 each) plus up to 1/255 from Blender's OCIO display transform (a LUT
+# approximation of the sRGB curve; its exact rounding is Blender's business) and a unit of
+# margin. Measured on 4.5.15 and 5.0.1: 0.45/255 worst. Anything wrong in the chain is far
+# outside it: a linear/sRGB mix-up is 60/255 and more on these colours, and a lit or tinted
+# fill, the wrong region or a line over the sample are tens of steps off. In-betweens: every
+# region centre within INBETWEEN_TOLERANCE of its material colour. The test weights are random,
+# so this checks the engine's composition (each region of the in-between takes the fill of its
+# counterpart in the keys), not what the network learnt.
+REF_TOLERANCE = 3 / 255
+INBETWEEN_TOLERANCE = 0.10  # flat regions of a 3-region shot: within this of the fill
+
+
+def centre_colour(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
+    return np.median(rgb[row - 1:row + 2, col - 1:col + 2].reshape(-1, 3), axis=0)
+
+
+def _dark_near(img: np.ndarray, row: int, col: int) -> float:
+    """The darkest value within 2 px (a line is 2-3 px wide; the projection rounds)."""
+    return float(img[max(row - 2, 0):row + 3, max(col - 2, 0):col + 3].min())
+
+
+def check_drawing(img: np.ndarray, scene, frame: int) -> None:
+    """``img`` (line art or a coloured frame) shows the drawing of ``frame``: a line on the
+    middle of every side of every shape, and none where that side is one frame earlier or
+    later (ORBIT_STEP_PX away), unless this frame's own outline passes near there."""
+    for shape in SHAPES:
+        for row, col in shape.edge_pixels(scene, frame):
+            assert _dark_near(img, row, col) < 0.35, (frame, shape.name, row, col)
+        for other in (frame - 1, frame + 1):
+            for row, col in shape.edge_pixels(scene, other):
+                if min(s.distance_to_outline(scene, frame, row, col) for s in SHAPES) > 5:
+                    assert _dark_near(img, row, col) > 0.6, (frame, other, shape.name)
+
+
+def check_regions(rgb: np.ndarray, scene, frame: int, tolerance: float) -> float:
+    """Every shape's fill sits inside that shape as drawn on ``frame``: its centre has the
+    fill colour, and the pixels of that colour are centred within 3 px of it (a frame drawn
+    one frame off is ORBIT_STEP_PX away). Returns the worst centre error."""
+    worst = 0.0
+    for shape in SHAPES:
+        row, col = shape.pixel(scene, frame)
+        err = float(np.abs(centre_colour(rgb, row, col) - shape.fill_srgb).max())
+        assert err <= tolerance, (frame, shape.name, err * 255)
+        worst = max(worst, err)
+        rows, cols = np.nonzero(np.abs(rgb - shape.fill_srgb).max(axis=2) <= tolerance)
+        off = float(np.hypot(rows.mean() - row, cols.mean() - col))
+        assert off <= 3.0, (frame, shape.name, off)
+    return worst
+
+
+def check_frames(read_color, scene, folder, ext: str) -> dict:
+    """Every frame ``Drawing.####<ext>`` in ``folder`` against its own drawing: lines where
+    that frame's strokes are, each fill inside its own shape; on the reference frames the
+    exact painted colours. ``read_color``: the extension's ``core.imageio.read_color``."""
+    worst = 0.0
+    for f in FRAMES:
+        rgb, _ = read_color(folder / f"Drawing.{f:04d}{ext}")
+        assert rgb.shape == (HEIGHT, WIDTH, 3)
+        assert np.isfinite(rgb).all() and rgb.min() >= 0.0 and rgb.max() <= 1.0
+        check_drawing(rgb.max(axis=2), scene, f)  # a line is dark in every channel
+        if f in REF_FRAMES:
+            worst = max(worst, check_regions(rgb, scene, f, REF_TOLERANCE))
+            assert np.abs(rgb[2, 2] - 1.0).max() <= REF_TOLERANCE  # white paper
+        else:
+            check_regions(rgb, scene, f, INBETWEEN_TOLERANCE)
+    return {"worst_ref_error_255": round(worst * 255, 2)}

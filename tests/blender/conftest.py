@@ -8,6 +8,8 @@ Environment:
                            one is built here into a temp folder
     INKPAINT_TEST_WEIGHTS  a folder with lite.safetensors/.yaml/.G.onnx/.T.onnx (random init
                            is fine, made by the main venv); tests that colour need it
+    INKPAINT_BLENDER_ZIP   this platform's built extension zip (wheels and weights in it), for
+                           the test that installs it; when unset one is built here
 
 Under the main venv (no bpy) nothing here is collected.
 """
@@ -46,6 +48,24 @@ def _extension_dir() -> Path:
 @pytest.fixture(scope="session")
 def ext_dir() -> Path:
     return _extension_dir()
+
+
+@pytest.fixture(scope="session")
+def ext_zip(tmp_path_factory) -> Path:
+    """The extension zip of this machine's platform, with its wheels and the test weights:
+    ``$INKPAINT_BLENDER_ZIP``, or built here (wheels from the wheel cache, else PyPI)."""
+    given = os.environ.get("INKPAINT_BLENDER_ZIP")
+    if given:
+        return Path(given)
+    weights = os.environ.get("INKPAINT_TEST_WEIGHTS")
+    if not weights:
+        pytest.skip("no test weights for the zip: set INKPAINT_TEST_WEIGHTS (see above)")
+    sys.path.insert(0, str(HERE))
+    from build_ext import build_extension, host_platform, zip_extension
+
+    tmp = tmp_path_factory.mktemp("zip")
+    folder = build_extension(tmp / "inkpaint", Path(weights), True, platform=host_platform())
+    return zip_extension(folder, tmp)
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,8 @@
 """A Grease Pencil shot coloured end to end in real Blender: blocking (background mode), the
 modal operator's timer logic, cancelling, and the refusals that must leave the scene alone.
 
-Colour checks. With random-init test weights the network's in-betweens mean nothing, but the
-engine passes the painted references through unchanged (``ColoredFrame.is_reference``), so on
-the reference frames the centre of every region must be the fill colour the artist chose.
-That colour goes material (scene-linear) -> Workbench, view transform 'Standard' on an sRGB
-display -> 8-bit PNG -> engine (exact pass-through) -> 8-bit PNG (or float EXR). Expected:
-the IEC sRGB encoding of the material colour. Tolerance REF_TOLERANCE = 3/255: two 8-bit
-quantisations (0.5/255 each) plus up to 1/255 from Blender's OCIO display transform (a LUT
-approximation of the sRGB curve; its exact rounding is Blender's business) and a unit of
-margin. Measured on 4.5.15 and 5.0.1: 0.45/255 worst. Anything wrong in the chain is far
-outside it: a linear/sRGB mix-up is 60/255 and more on these colours, and a lit or tinted
-fill, the wrong region or a line over the sample are tens of steps off. In-betweens: every
-region centre within INBETWEEN_TOLERANCE of its material colour. The test weights are random,
-so this checks the engine's composition (each region of the in-between takes the fill of its
-counterpart in the keys), not what the network learnt.
+Colour and drawing checks: ``bl_scenes.check_frames`` (and why its tolerances are what
+they are).
 """
 
 from __future__ import annotations
@@ -28,12 +16,20 @@ import bpy
 import numpy as np
 import OpenEXR
 import pytest
-from bl_scenes import FRAMES, HEIGHT, REF_FRAMES, SHAPES, WIDTH, make_gp_shot
+from bl_scenes import (
+    FRAMES,
+    HEIGHT,
+    REF_FRAMES,
+    SHAPES,
+    WIDTH,
+    centre_colour,
+    check_drawing,
+    check_frames,
+    make_gp_shot,
+)
 from conftest import draw_panel, listing
 from mathutils import Vector
 
-REF_TOLERANCE = 3 / 255
-INBETWEEN_TOLERANCE = 0.10  # flat regions of a 3-region shot: within this of the fill
 SOURCE_KEY = "GPENCIL:Drawing"
 
 
@@ -63,60 +59,8 @@ def _state(scene) -> dict:
     }
 
 
-def _centre_colour(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
-    return np.median(rgb[row - 1:row + 2, col - 1:col + 2].reshape(-1, 3), axis=0)
-
-
-def _dark_near(img: np.ndarray, row: int, col: int) -> float:
-    """The darkest value within 2 px (a line is 2-3 px wide; the projection rounds)."""
-    return float(img[max(row - 2, 0):row + 3, max(col - 2, 0):col + 3].min())
-
-
-def check_drawing(img: np.ndarray, scene, frame: int) -> None:
-    """``img`` (line art or a coloured frame) shows the drawing of ``frame``: a line on the
-    middle of every side of every shape, and none where that side is one frame earlier or
-    later (ORBIT_STEP_PX away), unless this frame's own outline passes near there."""
-    for shape in SHAPES:
-        for row, col in shape.edge_pixels(scene, frame):
-            assert _dark_near(img, row, col) < 0.35, (frame, shape.name, row, col)
-        for other in (frame - 1, frame + 1):
-            for row, col in shape.edge_pixels(scene, other):
-                if min(s.distance_to_outline(scene, frame, row, col) for s in SHAPES) > 5:
-                    assert _dark_near(img, row, col) > 0.6, (frame, other, shape.name)
-
-
-def check_regions(rgb: np.ndarray, scene, frame: int, tolerance: float) -> float:
-    """Every shape's fill sits inside that shape as drawn on ``frame``: its centre has the
-    fill colour, and the pixels of that colour are centred within 3 px of it (a frame drawn
-    one frame off is ORBIT_STEP_PX away). Returns the worst centre error."""
-    worst = 0.0
-    for shape in SHAPES:
-        row, col = shape.pixel(scene, frame)
-        err = float(np.abs(_centre_colour(rgb, row, col) - shape.fill_srgb).max())
-        assert err <= tolerance, (frame, shape.name, err * 255)
-        worst = max(worst, err)
-        rows, cols = np.nonzero(np.abs(rgb - shape.fill_srgb).max(axis=2) <= tolerance)
-        off = float(np.hypot(rows.mean() - row, cols.mean() - col))
-        assert off <= 3.0, (frame, shape.name, off)
-    return worst
-
-
 def _check_frames(addon, scene, folder, ext: str) -> dict:
-    """Every frame against its own drawing: lines where that frame's strokes are, each fill
-    inside its own shape; on the reference frames the exact painted colours."""
-    read_color = _imageio(addon).read_color
-    worst = 0.0
-    for f in FRAMES:
-        rgb, _ = read_color(folder / f"Drawing.{f:04d}{ext}")
-        assert rgb.shape == (HEIGHT, WIDTH, 3)
-        assert np.isfinite(rgb).all() and rgb.min() >= 0.0 and rgb.max() <= 1.0
-        check_drawing(rgb.max(axis=2), scene, f)  # a line is dark in every channel
-        if f in REF_FRAMES:
-            worst = max(worst, check_regions(rgb, scene, f, REF_TOLERANCE))
-            assert np.abs(rgb[2, 2] - 1.0).max() <= REF_TOLERANCE  # white paper
-        else:
-            check_regions(rgb, scene, f, INBETWEEN_TOLERANCE)
-    return {"worst_ref_error_255": round(worst * 255, 2)}
+    return check_frames(_imageio(addon).read_color, scene, folder, ext)
 
 
 def _no_leftovers(addon):
@@ -265,9 +209,9 @@ def test_line_art_pass_is_black_strokes_on_white_and_leaves_the_drawing_alone(ad
         assert lines.min() < 0.5 and np.median(lines) > 0.99  # dark lines on white paper
         check_drawing(lines[..., 0], scene, f)
         for shape in SHAPES:
-            assert _centre_colour(lines, *shape.pixel(scene, f)).min() > 0.98  # no fill
+            assert centre_colour(lines, *shape.pixel(scene, f)).min() > 0.98  # no fill
     ref, _ = read_color(tmp_path / "ref.png")  # frame 12: no vertex colour; tint is there
-    tinted = {s.name: _centre_colour(ref, *s.pixel(scene, 12)) for s in SHAPES}
+    tinted = {s.name: centre_colour(ref, *s.pixel(scene, 12)) for s in SHAPES}
     assert all(np.abs(tinted[s.name] - s.fill_srgb).max() > 10 / 255 for s in SHAPES)
     # the artist's drawing is as it was, and nothing made for the passes is left
     assert "vertex_color" in obj.data.layers[0].frames[0].drawing.attributes
