@@ -12,6 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomllib
 
@@ -248,3 +249,50 @@ def test_each_platform_gets_wheels_blender_can_load(tmp_path):
                            for w in wheels), (platform, py, pkg)
         sizes[platform] = round(sum(w.stat().st_size for w in wheels) / 1e6, 1)
     print(f"\nwheel MB per platform: {sizes}")
+
+
+_RUN_MODELS = """
+import sys, numpy as np, onnxruntime as ort
+folder, want = sys.argv[1], sys.argv[2]
+assert ort.__version__ == want, (ort.__file__, ort.__version__)
+rng = np.random.default_rng(0)
+dims = {"B": 1, "H": 64, "W": 64, "K": 2, "T": 3}
+out = {}
+for net in ("G", "T"):
+    s = ort.InferenceSession(f"{folder}/lite.{net}.onnx", providers=["CPUExecutionProvider"])
+    feed = {i.name: rng.random([dims.get(d, d) for d in i.shape], dtype=np.float32)
+            for i in s.get_inputs()}
+    for o, v in zip(s.get_outputs(), s.run(None, feed)):
+        out[f"{net}.{o.name}"] = v
+np.savez(f"{folder}/out-{want}.npz", **out)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux") or sys.version_info[:2] != (3, 11),
+                    reason="runs the manylinux cp311 build of the pinned version")
+def test_oldest_shipped_onnxruntime_runs_the_models_like_the_newest(tmp_path, weights_dir):
+    """The macOS zip pins an older onnxruntime (the newest on macOS 11). Its Linux build of the
+    same version runs the exported models here, on the same inputs as the version the other
+    zips carry, and must give the same numbers (opset and IR version within its reach)."""
+    import onnxruntime
+
+    from core.engine.export import export_onnx
+
+    for f in ("lite.safetensors", "lite.yaml"):
+        (tmp_path / f).write_bytes((weights_dir / f).read_bytes())
+    export_onnx(str(tmp_path / "lite.safetensors"))
+    pins = {build._name(p): p for p in build.PLATFORMS["macos-arm64"].pins}
+    old = pins["onnxruntime"].split("==")[1]
+    build.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+               "--only-binary=:all:", "--dest", build.WHEEL_CACHE, pins["onnxruntime"]])
+    (wheel,) = build.WHEEL_CACHE.glob(f"onnxruntime-{old}-cp311-*manylinux*x86_64.whl")
+    zipfile.ZipFile(wheel).extractall(tmp_path / "old")
+    for version, path in ((old, tmp_path / "old"), (onnxruntime.__version__, None)):
+        env = dict(os.environ, PYTHONPATH=str(path)) if path else None
+        build.run([sys.executable, "-c", _RUN_MODELS, tmp_path, version], env=env)
+    got = np.load(tmp_path / f"out-{old}.npz")
+    ref = np.load(tmp_path / f"out-{onnxruntime.__version__}.npz")
+    assert sorted(got.files) == sorted(ref.files) and len(ref.files) >= 2
+    for name in ref.files:
+        assert np.allclose(got[name], ref[name], atol=1e-4), name

@@ -357,6 +357,7 @@ def test_missing_model_is_refused_before_anything_runs(addon, weights, tmp_path)
 def test_headless_main_prints_progress_lines(addon, weights, tmp_path, capsys):
     """What ``blender -b shot.blend --python-expr "...headless.main()" -- ARGS`` runs."""
     headless = importlib.import_module(f"{addon.__name__}.headless")
+    format_frames = importlib.import_module(f"{addon.__name__}.core.frames").format_frames
     make_gp_shot(tmp_path)
     bpy.context.scene.inkpaint.gp_object = None
     headless.main(["--gp-object", "Drawing", "-k", "1", "--no-temporal", "--format", "exr"])
@@ -365,7 +366,14 @@ def test_headless_main_prints_progress_lines(addon, weights, tmp_path, capsys):
     assert len(progress) == 12 + 2 + 12  # line-art renders, reference renders, frames
     assert progress[0] == "inkpaint: progress 3.8% (1/26) line art 1"
     assert progress[-1] == "inkpaint: progress 100.0% (26/26) frame 12"
-    assert lines[-1].startswith("inkpaint: Coloured 12 frames")
+    assert lines[-2].startswith("inkpaint: Coloured 12 frames")
+    # the CLI's review line, over the frames' scores as written beside them
+    scores = json.loads((tmp_path / "inkpaint" / "Drawing" / "Drawing.confidence.json")
+                        .read_text())
+    low = [int(f) for f, v in scores.items() if v < 0.6]
+    assert lines[-1] == (f"inkpaint: review {len(low)} of 12 frames below 0.60: "
+                         f"{format_frames(low)}" if low else
+                         "inkpaint: review none of 12 frames below 0.60")
     s = bpy.context.scene.inkpaint
     assert (s.k, s.temporal, s.file_format, s.gp_object.name) == (1, False, "EXR", "Drawing")
     assert len(listing(tmp_path / "inkpaint" / "Drawing")) == 12
