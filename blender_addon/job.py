@@ -310,10 +310,12 @@ class Job:
             if kind == "loaded":
                 self.device = value
                 self.status = f"Colouring on {value.upper()}"
-            elif kind == "plan":
-                self.to_colour, self.kept = value
-                self.total -= self.kept
-                if self.kept:
+            elif kind == "plan":  # frames the render log keeps count as done items
+                todo, kept = value
+                self.to_colour, self.kept = len(todo), len(kept)
+                for f in kept:
+                    self._item(f"frame {f} kept")
+                if kept:
                     self.status = (f"{self.kept} frames unchanged since the last run; colouring "
                                    f"{self.to_colour}")
             elif kind == "frame":

@@ -52,7 +52,8 @@ class WorkSpec:
 
 
 class ColorWorker(threading.Thread):
-    """Messages on ``events``: ("loaded", device), ("plan", (frames to colour, frames kept)),
+    """Messages on ``events``: ("loaded", device), ("plan", (scene frames to colour, scene
+    frames kept as they are)),
     ("frame", scene frame) per frame written, ("error", sentence) and, last, ("end", None).
 
     Like the CLI, it colours only the frames whose inputs changed since they were written
@@ -129,8 +130,9 @@ class ColorWorker(threading.Thread):
         plan = plan_rerun(sorted(scene_of), self.keys, outputs, self.log)
         kept = plan.unchanged + plan.unlogged
         self.scores = self.log.scores({n: outputs[n] for n in kept})
-        self.events.put(("plan", (len(plan.todo), len(kept))))
-        return [scene_of[n] for n in plan.todo]
+        todo = [scene_of[n] for n in plan.todo]
+        self.events.put(("plan", (todo, sorted(scene_of[n] for n in kept))))
+        return todo
 
 
 def _sentence(exc: BaseException) -> str:

@@ -376,7 +376,18 @@ def test_headless_main_prints_progress_lines(addon, weights, tmp_path, capsys):
                          "inkpaint: review none of 12 frames below 0.60")
     s = bpy.context.scene.inkpaint
     assert (s.k, s.temporal, s.file_format, s.gp_object.name) == (1, False, "EXR", "Drawing")
-    assert len(listing(tmp_path / "inkpaint" / "Drawing")) == 12
+    out = tmp_path / "inkpaint" / "Drawing"
+    assert len([n for n in listing(out) if n.startswith("Drawing.0")]) == 12
+
+    # a farm retry of the same task: the passes are rendered, every frame is kept (an item of
+    # progress each, so the count still ends at 100%)
+    headless.main([])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("inkpaint:")]
+    progress = [ln for ln in lines if ln.startswith("inkpaint: progress ")]
+    assert len(progress) == 12 + 2 + 12
+    assert progress[14] == "inkpaint: progress 57.7% (15/26) frame 1 kept"
+    assert progress[-1] == "inkpaint: progress 100.0% (26/26) frame 12 kept"
+    assert lines[-2].startswith("inkpaint: Coloured 0 of 12 frames of 'Drawing' (12 unchanged")
 
     with pytest.raises(SystemExit) as exit_info:
         headless.main(["--gp-object", "Nope"])
