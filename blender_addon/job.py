@@ -4,9 +4,11 @@
     Job.step()            (main thread; called by the modal operator's timer, or in a loop by
                            the blocking path used in background mode)
       RENDER   one Grease Pencil pass per step (bpy is main-thread only)
-      COLOUR   drain the worker's messages (the worker runs the engine, writes frames into a
-               hidden staging folder inside the output folder)
-      finish   move the frames into place, replace the result strip        -> DONE
+      COLOUR   drain the worker's messages (the worker keys every frame's inputs against
+               the render log, colours those that changed, writes them with their confidence
+               maps into a hidden staging folder inside the output folder)
+      finish   move the frames into place, log them, write the scores, list the frames to
+               review, replace the result strip                              -> DONE
     Job.cancel()          -> CANCELLED once the worker has stopped: staging, temp renders and
                              any folder the job created are removed; no strip is made.
 
