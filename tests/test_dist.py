@@ -228,27 +228,42 @@ def _platform_ok(tag: str, platform: str) -> bool:
 
 
 @pytest.mark.slow
-def test_each_platform_gets_wheels_blender_can_load(tmp_path):
-    """The real requirements for every platform (from the shared wheel cache; PyPI the first
-    time), read back from the wheel file names: every platform tag runs on Blender's own
-    minimum OS, every Python tag is one of the platform's Pythons, and the packages the
-    engine imports are all there for each of them."""
+def test_dist_offline_makes_one_zip_per_platform_with_wheels_blender_can_load(
+        tmp_path, weights_dir, monkeypatch):
+    """`build.py dist` for real, with the network cut: every platform's wheels come from the
+    warm wheel cache (filled from PyPI first, once per machine). One zip per platform, its
+    manifest naming that platform alone; read back from the wheel file names, every platform
+    tag runs on Blender's own minimum OS, every Python tag is one of the platform's Pythons,
+    and the packages the engine imports are there for each of them."""
+    for platform in build.PLATFORMS:  # warm the cache (no download when it is warm already)
+        build.download_wheels(tmp_path / "warm" / platform, platform)
+    _no_network(monkeypatch)
+    made = build.dist(tmp_path / "dist", weights_dir, nuke_src=fake_nuke(tmp_path / "nuke"),
+                      py=Path(sys.executable))
     sizes = {}
-    for platform, spec in build.PLATFORMS.items():
-        wheels = build.download_wheels(tmp_path / platform, platform)
+    version = tomllib.loads((build.ADDON_SRC / "blender_manifest.toml").read_text())["version"]
+    assert [z.name for z in made["blender"]] == [
+        f"inkpaint-{version}-{p.replace('-', '_')}.zip" for p in build.PLATFORMS]
+    for platform, zip_path in zip(build.PLATFORMS, made["blender"]):
+        spec = build.PLATFORMS[platform]
+        meta = check_extension_zip(zip_path, wheels=True)["meta"]
+        assert meta["platforms"] == [platform]
+        assert meta.get("blender_version_max") == ("5.1.0" if "3.13" not in spec.pythons
+                                                   else None)
+        wheels = [w.removeprefix("./wheels/") for w in meta["wheels"]]
         pythons = {"cp" + v.replace(".", "") for v in spec.pythons}
         for w in wheels:
-            _name, _version, py_tags, abi, plat = w.name[:-4].split("-")[-5:]
-            assert all(_platform_ok(t, platform) for t in plat.split(".")), (platform, w.name)
+            _name, _version, py_tags, abi, plat = w[:-4].split("-")[-5:]
+            assert all(_platform_ok(t, platform) for t in plat.split(".")), (platform, w)
             cps = {t for t in py_tags.split(".") if t.startswith("cp")}
-            assert abi in ("none", "abi3") or cps <= pythons, (platform, w.name)
+            assert abi in ("none", "abi3") or cps <= pythons, (platform, w)
         for py in pythons:
             for pkg in ("onnxruntime", "opencv_python_headless", "pyyaml", "openexr", "tqdm"):
-                assert any(w.name.lower().startswith(pkg + "-") and
-                           (py in w.name or "abi3" in w.name or "py3-none" in w.name)
-                           for w in wheels), (platform, py, pkg)
-        sizes[platform] = round(sum(w.stat().st_size for w in wheels) / 1e6, 1)
-    print(f"\nwheel MB per platform: {sizes}")
+                assert any(w.lower().startswith(pkg + "-") and
+                           (py in w or "abi3" in w or "py3-none" in w) for w in wheels), \
+                    (platform, py, pkg)
+        sizes[platform] = round(zip_path.stat().st_size / 1e6, 1)
+    print(f"\nextension zip MB per platform: {sizes}")
 
 
 _RUN_MODELS = """
