@@ -150,7 +150,7 @@ class InkpaintSettings(bpy.types.PropertyGroup):
     )
     review_below: FloatProperty(
         name="Review Below",
-        default=0.6,
+        default=0.6,  # the level the README's CLI example uses: one level for both
         min=0.0,
         max=1.0,
         description="After a run, list the frames whose confidence (how sure Inkpaint is of "
