@@ -108,7 +108,7 @@ def test_panel_draw_uses_real_properties_icons_and_operators(addon, tmp_path):
             assert "Sequencer is empty" in labels, labels
 
 
-def test_device_offers_only_what_onnxruntime_can_use(addon, tmp_path, capsys):
+def test_device_offers_only_what_onnxruntime_can_use(addon, tmp_path, capsys, monkeypatch):
     """The extension carries ONNX Runtime's CPU build: no GPU choice is offered, the panel
     says so in words, and a script or farm job asking for CUDA gets a sentence, not pip."""
     import onnxruntime
@@ -136,3 +136,15 @@ def test_device_offers_only_what_onnxruntime_can_use(addon, tmp_path, capsys):
     assert err == ("inkpaint: error: Inkpaint cannot use an NVIDIA GPU on this computer (the "
                    "ONNX Runtime it carries runs on the CPU): set Device to Auto or CPU\n")
     assert s.device == "AUTO"
+
+    # a file set to the GPU on a workstation that has one, opened where there is none (a farm
+    # node): no device is shown, the panel says why in words, and the run is refused with it
+    monkeypatch.setattr(addon.props, "gpu_available", lambda: True)
+    s.device = "CUDA"
+    monkeypatch.setattr(addon.props, "gpu_available", lambda: False)
+    assert s.device == ""
+    text = " ".join(e[1] for e in draw_panel(bpy.context) if e[0] == "label")  # wrapped
+    assert "Inkpaint cannot use an NVIDIA GPU on this computer (the ONNX Runtime" in text, text
+    with pytest.raises(RuntimeError, match="cannot use an NVIDIA GPU on this computer"):
+        bpy.ops.inkpaint.colorize_strip()
+    s.device = "AUTO"
