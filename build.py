@@ -4,7 +4,8 @@ runs on a fresh machine before anything is installed).
 
     python3 build.py demo    # .venv + colour the bundled example shot with shipped weights
     python3 build.py test    # .venv + test dependencies, ruff, the whole test suite
-    python3 build.py dist    # Blender extension zip, Nuke plugin zip, ONNX models in dist/
+    python3 build.py dist    # Blender extension zips (one per platform), Nuke plugin zip,
+                             # ONNX models in dist/
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import venv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -150,16 +152,35 @@ WHEEL_REQUIREMENTS = [
     "OpenEXR==3.5.3",
     "tqdm==4.70.1",  # core's progress bar when the vendored CLI runs on a terminal
 ]
-# Blender platform name -> pip --platform tags accepted for it.
-PLATFORM_TAGS = {
-    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-                  "manylinux2014_x86_64"],
-    "windows-x64": ["win_amd64"],
-    "macos-arm64": ["macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_12_0_arm64",
-                    "macosx_11_0_arm64", "macosx_11_0_universal2"],
+
+
+class Platform(NamedTuple):
+    """What one Blender platform's extension zip carries wheels for."""
+
+    tags: tuple[str, ...]  # pip --platform values; pip widens a macosx tag to older macOS
+    pythons: tuple[str, ...]  # the Pythons of the Blender versions the zip is for
+    pins: tuple[str, ...] = ()  # requirements that replace WHEEL_REQUIREMENTS' same-name pins
+
+
+# Blender's own minimum OS bounds the tags: its bpy wheels are manylinux_2_28_x86_64 and
+# macosx_11_0_arm64 (4.5 to 5.1), so no wheel may need a newer glibc or macOS than that.
+# Blender 4.5 and 5.0 run Python 3.11, 5.1+ runs 3.13; Blender installs the matching wheels.
+PLATFORMS = {
+    "linux-x64": Platform(("manylinux_2_28_x86_64", "manylinux_2_27_x86_64",
+                           "manylinux_2_17_x86_64", "manylinux2014_x86_64"), ("3.11", "3.13")),
+    "windows-x64": Platform(("win_amd64",), ("3.11", "3.13")),
+    # onnxruntime >= 1.20 and opencv-python-headless >= 4.11 need macOS 13 on arm64; these
+    # are the newest that run on macOS 11. onnxruntime 1.19 has no Python 3.13 wheel, so the
+    # macOS zip is for Blender 4.5 and 5.0 (BLENDER_MAX).
+    "macos-arm64": Platform(("macosx_11_0_arm64",), ("3.11",),
+                            ("onnxruntime==1.19.2", "opencv-python-headless==4.10.0.84")),
 }
-# Blender 4.5 and 5.0 run Python 3.11; 5.1+ run 3.13. Blender installs the matching ones.
-PYTHON_VERSIONS = ("3.11", "3.13")
+# The first Blender version whose Python a zip without that Python's wheels cannot serve.
+BLENDER_MAX = {"3.11": "5.1.0"}
+# Downloaded wheels are kept here (one copy for every build, every platform), so a second
+# ``build.py dist`` reads them from disk and needs no network.
+WHEEL_CACHE = Path(os.environ.get("INKPAINT_WHEEL_CACHE")
+                   or Path.home() / ".cache" / "inkpaint-wheels")
 WEIGHT_SUFFIXES = (".safetensors", ".yaml", ".G.onnx", ".T.onnx")
 ZIP_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
@@ -202,38 +223,78 @@ def copy_weights(src: Path, folder: Path) -> list[Path]:
     return copied
 
 
-def download_wheels(folder: Path, platforms: Sequence[str] = tuple(PLATFORM_TAGS),
-                    python_versions: Sequence[str] = PYTHON_VERSIONS,
-                    requirements: Sequence[str] = WHEEL_REQUIREMENTS) -> list[Path]:
-    """Unmodified PyPI wheels of ``requirements`` and their dependencies, per platform and
-    Python version, through pip's ordinary ``download`` (binary wheels only)."""
+def host_platform() -> str:
+    """This machine's Blender platform name (``linux-x64`` ...): the zip a test installs here."""
+    import platform
+
+    arch = {"x86_64": "x64", "amd64": "x64", "arm64": "arm64", "aarch64": "arm64"}
+    system = {"linux": "linux", "win32": "windows", "darwin": "macos"}
+    return f"{system.get(sys.platform, sys.platform)}-{arch.get(platform.machine().lower(), '')}"
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[=<>!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def platform_requirements(platform: str,
+                          requirements: Sequence[str] = WHEEL_REQUIREMENTS) -> list[str]:
+    """``requirements`` with the platform's own pins in place of the same packages'."""
+    pins = {_name(p): p for p in PLATFORMS[platform].pins}
+    return [pins.get(_name(r), r) for r in requirements]
+
+
+def download_wheels(folder: Path, platform: str,
+                    requirements: Sequence[str] = WHEEL_REQUIREMENTS,
+                    cache: Path | None = None) -> list[Path]:
+    """Unmodified PyPI wheels of ``requirements`` and their dependencies for ``platform``'s
+    Pythons (binary wheels only), into ``folder``, through pip's ordinary ``download``.
+
+    Each set is resolved from the wheel ``cache`` alone first (``--no-index``); only when the
+    cache lacks something is PyPI asked, and what it sends is kept in the cache."""
+    cache = Path(cache or WHEEL_CACHE)
     folder.mkdir(parents=True, exist_ok=True)
-    for platform in platforms:
-        for py in python_versions:
-            abi = "cp" + py.replace(".", "")
-            cmd: list[str | Path] = [
-                sys.executable, "-m", "pip", "download", "--quiet", "--dest", folder,
-                "--only-binary=:all:", "--python-version", py, "--implementation", "cp",
-                "--abi", abi, "--abi", "abi3", "--abi", "none"]
-            for tag in PLATFORM_TAGS[platform]:
-                cmd += ["--platform", tag]
-            # numpy<2 where it exists (3.11: Blender 4.5/5.0 ship 1.26) so every dependency
-            # resolves against Blender's numpy; the numpy wheel itself is dropped below.
-            pins = ["numpy<2"] if py == "3.11" else []
-            run([*cmd, *requirements, *pins])
+    cache.mkdir(parents=True, exist_ok=True)
+    reqs = platform_requirements(platform, requirements)
+    for py in PLATFORMS[platform].pythons:
+        abi = "cp" + py.replace(".", "")
+        flags: list[str | Path] = [
+            "--only-binary=:all:", "--python-version", py, "--implementation", "cp",
+            "--abi", abi, "--abi", "abi3", "--abi", "none"]
+        for tag in PLATFORMS[platform].tags:
+            flags += ["--platform", tag]
+        # numpy<2 where it exists (3.11: Blender 4.5/5.0 ship 1.26) so every dependency
+        # resolves against Blender's numpy; the numpy wheel itself is dropped below.
+        wanted = [*reqs, *(["numpy<2"] if py == "3.11" else [])]
+        pip = [sys.executable, "-m", "pip", "download", "--quiet"]
+        offline = [*pip, "--no-index", "--find-links", cache, "--dest", folder, *flags, *wanted]
+        if subprocess.run([str(c) for c in offline], capture_output=True).returncode == 0:
+            print(f"build.py: {platform} Python {py} wheels from the cache {cache}", flush=True)
+            continue
+        try:
+            run([*pip, "--dest", cache, *flags, *wanted])
+        except subprocess.CalledProcessError:
+            raise SystemExit(f"build.py dist: the {platform} wheels for Python {py} are neither "
+                             f"in the wheel cache {cache} nor downloadable from PyPI; connect "
+                             "once (the cache keeps them for offline builds)") from None
+        run(offline)
     for numpy_wheel in folder.glob("numpy-*.whl"):
         numpy_wheel.unlink()
     return sorted(folder.glob("*.whl"))
 
 
 def set_manifest_wheels(manifest: Path, wheels: Sequence[Path],
-                        platforms: Sequence[str]) -> None:
+                        platforms: Sequence[str], blender_max: str | None = None) -> None:
     """List the wheels (and the platforms they were fetched for) in the add-on's own manifest:
-    Blender installs only listed wheels, and offers the extension only on listed platforms."""
+    Blender installs only listed wheels, and offers the extension only on listed platforms
+    and, with ``blender_max``, only below that Blender version."""
     text = manifest.read_text(encoding="utf-8")
     text = re.sub(r"(?ms)^wheels\s*=\s*\[.*?\]\n+", "", text)  # a list already there
+    text = re.sub(r"(?m)^blender_version_max\s*=.*\n", "", text)
     text = re.sub(r"(?m)^platforms = \[.*\]$",
                   "platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]", text)
+    if blender_max:
+        text = re.sub(r"(?m)^(blender_version_min\s*=.*)$",
+                      lambda m: f'{m.group(1)}\nblender_version_max = "{blender_max}"', text)
     if wheels:  # top-level key: before the first table
         listed = "".join(f'  "./wheels/{w.name}",\n' for w in wheels)
         head, sep, tail = text.partition("\n[")
@@ -264,19 +325,21 @@ def _zip_tree(folder: Path, archive: Path, prefix: str = "") -> Path:
 
 
 def build_extension(dest: Path, weights: Path | None, with_wheels: bool, *,
-                    platforms: Sequence[str] = tuple(PLATFORM_TAGS),
-                    python_versions: Sequence[str] = PYTHON_VERSIONS,
-                    src: Path = ADDON_SRC) -> Path:
+                    platform: str | None = None, src: Path = ADDON_SRC,
+                    cache: Path | None = None) -> Path:
     """Make ``dest`` the Blender extension folder (replaced if it exists); return it.
 
-    The add-on (``src``) copied, ``core`` vendored (importable as ``<extension>.core``), the
-    weights (see ``copy_weights``) in ``weights/`` and, with ``with_wheels``, the PyPI wheels
-    for ``platforms`` x ``python_versions`` in ``wheels/``, listed in the add-on's
-    ``blender_manifest.toml``. ``zip_extension`` zips it; so does Blender's own
-    ``blender --command extension build --source-dir DEST``."""
+    The add-on (``src``) copied, ``core`` vendored (importable as ``<extension>.core``) and the
+    weights (see ``copy_weights``) in ``weights/``. With ``with_wheels``, it is ``platform``'s
+    extension: that platform's PyPI wheels in ``wheels/`` (from the wheel ``cache``), listed in
+    the add-on's ``blender_manifest.toml`` with that one platform, as Blender's own
+    ``blender --command extension build --split-platforms`` makes them. ``zip_extension``
+    zips it; so does ``blender --command extension build --source-dir DEST``."""
     for name in ("__init__.py", "blender_manifest.toml"):
         if not (src / name).is_file():
             raise SystemExit(f"build.py dist: {src} has no {name} (the add-on is not there yet)")
+    if with_wheels and platform not in PLATFORMS:
+        raise SystemExit(f"build.py dist: wheels need one platform of {', '.join(PLATFORMS)}")
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
@@ -285,15 +348,22 @@ def build_extension(dest: Path, weights: Path | None, with_wheels: bool, *,
     if weights is not None:
         copy_weights(Path(weights), dest / "weights")
     if with_wheels:
-        wheels = download_wheels(dest / "wheels", platforms, python_versions)
-        set_manifest_wheels(dest / "blender_manifest.toml", wheels, platforms)
+        wheels = download_wheels(dest / "wheels", platform, cache=cache)
+        pythons = PLATFORMS[platform].pythons
+        newest = max(pythons, key=lambda v: tuple(int(x) for x in v.split(".")))
+        set_manifest_wheels(dest / "blender_manifest.toml", wheels, [platform],
+                            BLENDER_MAX.get(newest))
     return dest
 
 
 def zip_extension(folder: Path, dest: Path) -> Path:
-    """``dest/<id>-<version>.zip`` of an extension folder, the manifest at the zip's root."""
+    """``dest/<id>-<version>[-<platform>].zip`` of an extension folder, the manifest at the
+    zip's root; a one-platform extension is named as Blender's ``--split-platforms`` names
+    it (``inkpaint-0.1.0-linux_x64.zip``)."""
     meta = _read_toml((folder / "blender_manifest.toml").read_text(encoding="utf-8"))
-    return _zip_tree(folder, dest / f"{meta['id']}-{meta['version']}.zip")
+    platforms = meta.get("platforms", [])
+    tail = f"-{platforms[0].replace('-', '_')}" if len(platforms) == 1 else ""
+    return _zip_tree(folder, dest / f"{meta['id']}-{meta['version']}{tail}.zip")
 
 
 def build_nuke_plugin(dest: Path, weights: list[Path], src: Path = ROOT / "nuke_plugin") -> Path:
@@ -319,7 +389,9 @@ def build_nuke_plugin(dest: Path, weights: list[Path], src: Path = ROOT / "nuke_
 
 def dist(out: Path = DIST, weights_dir: Path = ROOT / "weights", with_wheels: bool = True,
          blender_src: Path = ADDON_SRC, nuke_src: Path = ROOT / "nuke_plugin",
-         py: Path | None = None) -> dict[str, list[Path]]:
+         py: Path | None = None, cache: Path | None = None) -> dict[str, list[Path]]:
+    """Everything a release ships into ``out``: one Blender extension zip per platform (one
+    zip without wheels when ``with_wheels`` is off), the Nuke plugin zip, the ONNX models."""
     import tempfile
 
     weights = find_weights(weights_dir)
@@ -328,21 +400,25 @@ def dist(out: Path = DIST, weights_dir: Path = ROOT / "weights", with_wheels: bo
                          ".yaml card): train or copy weights/lite.safetensors first")
     out.mkdir(parents=True, exist_ok=True)
     onnx = export_onnx_models(weights, out / "onnx", py)
+    blender = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = build_extension(Path(tmp) / "inkpaint", weights_dir, with_wheels,
-                                 src=blender_src)
-        blender = zip_extension(folder, out)
+        for platform in PLATFORMS if with_wheels else [None]:
+            folder = build_extension(Path(tmp) / (platform or "any") / "inkpaint", weights_dir,
+                                     with_wheels, platform=platform, src=blender_src,
+                                     cache=cache)
+            blender.append(zip_extension(folder, out))
     nuke = build_nuke_plugin(out, weights, nuke_src)
-    made = {"blender": [blender], "nuke": [nuke], "onnx": onnx}
+    made = {"blender": blender, "nuke": [nuke], "onnx": onnx}
     for kind, paths in made.items():
         for p in paths:
-            print(f"dist: {kind}: {p}")
+            print(f"dist: {kind}: {p} ({p.stat().st_size / 1e6:.1f} MB)")
     return made
 
 
 def cmd_dist(args: argparse.Namespace) -> None:
     py = venv_python() if venv_python().exists() else ensure_venv()
-    dist(args.out, args.weights, not args.no_wheels, args.blender_src, args.nuke_src, py)
+    dist(args.out, args.weights, not args.no_wheels, args.blender_src, args.nuke_src, py,
+         args.wheel_cache)
 
 
 def main() -> None:
@@ -352,12 +428,15 @@ def main() -> None:
     p = sub.add_parser("test")
     p.add_argument("pytest_args", nargs="*", help="passed on to pytest")
     p.set_defaults(fn=cmd_test)
-    p = sub.add_parser("dist", help="Blender extension zip, Nuke plugin zip, ONNX models")
+    p = sub.add_parser("dist", help="Blender extension zips, Nuke plugin zip, ONNX models")
     p.add_argument("--out", type=Path, default=DIST)
     p.add_argument("--weights", type=Path, default=ROOT / "weights",
                    help="folder of .safetensors weights with their .yaml cards")
     p.add_argument("--no-wheels", action="store_true",
                    help="leave the platform wheels out of the Blender extension")
+    p.add_argument("--wheel-cache", type=Path, default=WHEEL_CACHE,
+                   help="downloaded wheels are kept here for offline rebuilds "
+                        "(default: $INKPAINT_WHEEL_CACHE or ~/.cache/inkpaint-wheels)")
     p.add_argument("--blender-src", type=Path, default=ADDON_SRC)
     p.add_argument("--nuke-src", type=Path, default=ROOT / "nuke_plugin")
     p.set_defaults(fn=cmd_dist)

@@ -8,7 +8,8 @@ GPU needed, works in background mode):
 Nothing of the artist's data is touched: the passes are drawn in a private scene by two
 copies of the object, the line-art one with its own copy of the drawing and of its materials.
 Colour management is 'Standard' on sRGB, so a fill colour comes out as its sRGB encoding
-(that is what the engine reads back). Everything made here is removed by ``cleanup``.
+(that is what the engine reads back). Everything made here is removed by ``cleanup``,
+which also puts the scene's current frame back where the artist left it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ _SCENE_NAME = ".inkpaint passes"
 class PassRenderer:
     def __init__(self, scene: bpy.types.Scene, obj: bpy.types.Object) -> None:
         self._made: list[tuple[bpy.types.bpy_prop_collection, bpy.types.ID]] = []
+        # Drawings are evaluated at the frame of the window's scene, not at the private
+        # scene's: each render moves the context scene there, and cleanup puts it back.
+        home = bpy.context.scene
+        self._home = (home.name, home.frame_current, home.frame_subframe)
         try:
             self.scene = self._keep(bpy.data.scenes, bpy.data.scenes.new(_SCENE_NAME))
             self._setup_scene(scene)
@@ -60,6 +65,11 @@ class PassRenderer:
         r.film_transparent = False
         r.use_compositing = False
         r.use_sequencer = False
+        # No metadata (date, render time, file name): the same drawing must give the same
+        # bytes, since the correction loop keys frames by their line art's contents.
+        for name in r.bl_rna.properties.keys():
+            if name.startswith("use_stamp"):
+                setattr(r, name, False)
         img = r.image_settings
         img.file_format = "PNG"
         img.color_mode = "RGB"
@@ -117,7 +127,8 @@ class PassRenderer:
         """Render one pass of one frame into a PNG at ``path``."""
         self.line_obj.hide_render = fills
         self.fill_obj.hide_render = not fills
-        self.scene.frame_current = frame
+        self.scene.frame_set(frame)
+        bpy.context.scene.frame_set(frame)
         try:
             bpy.ops.render.render(scene=self.scene.name)
         except RuntimeError as exc:
@@ -133,6 +144,9 @@ class PassRenderer:
         """Remove every data-block made here, newest first (objects before their data, the
         scene last)."""
         made, self._made = self._made, []
+        home = bpy.data.scenes.get(self._home[0])
+        if home is not None and home.frame_current != self._home[1]:
+            home.frame_set(self._home[1], subframe=self._home[2])
         for collection, block in reversed(made):
             try:
                 collection.remove(block)

@@ -11,7 +11,8 @@ or, with settings given on the command line (after ``--``) and the result saved:
 
 Progress goes to stdout as the core CLI formats it: ``inkpaint: progress 37.5% (9/24) frame
 1003`` per item, or the farm format that ``$INKPAINT_PROGRESS`` names (deadline, openjd,
-tractor). A failure prints ``inkpaint: error: <sentence>`` on stderr and exits 1.
+tractor), and at the end the CLI's review line (``inkpaint: review 2 of 24 frames below
+0.60: 1003-1004``). A failure prints ``inkpaint: error: <sentence>`` on stderr and exits 1.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import bpy
 
 from .core.errors import InkpaintError
 from .job import Job, plan_job, run_with_progress
+from .props import check_device
 
 _OPTIONS = {"source_type", "source_strip", "gp_object", "marker_prefix", "model", "device",
-            "k", "temporal", "output_dir", "file_format"}
+            "k", "temporal", "output_dir", "file_format", "review_below"}
 
 
 def colorize(scene: bpy.types.Scene | None = None, log=print, **settings) -> Job:
@@ -39,6 +41,9 @@ def colorize(scene: bpy.types.Scene | None = None, log=print, **settings) -> Job
     if unknown:
         raise InkpaintError(f"unknown Inkpaint setting(s) {', '.join(sorted(unknown))}: use "
                             f"{', '.join(sorted(_OPTIONS))}")
+    problem = check_device(settings.get("device", "AUTO"))[1]
+    if problem:
+        raise InkpaintError(problem)
     for key, value in settings.items():
         setattr(scene.inkpaint, key, value)
     view_layer = (bpy.context.view_layer if bpy.context.scene == scene
@@ -47,6 +52,12 @@ def colorize(scene: bpy.types.Scene | None = None, log=print, **settings) -> Job
     if job.phase != "DONE":
         raise InkpaintError(job.message)
     log(f"inkpaint: {job.message} in {job.seconds:.1f} s", flush=True)
+    if job.scores:  # numbered as the files are, like the CLI's line
+        from .core.compose.review import review_line
+
+        numbers = job.plan.numbers
+        log(review_line({numbers[f]: v for f, v in job.scores.items()},
+                        scene.inkpaint.review_below), flush=True)
     return job
 
 
@@ -63,6 +74,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-temporal", action="store_true", help="skip temporal refinement")
     p.add_argument("--out", help="output folder (default: //inkpaint/<source>/)")
     p.add_argument("--format", choices=["PNG", "EXR", "png", "exr"])
+    p.add_argument("--review-below", type=float, metavar="X",
+                   help="list the frames whose confidence is below X (0 to 1; default: the "
+                        "panel's, 0.6)")
     p.add_argument("--save", action="store_true", help="save the .blend with the new strip")
     return p.parse_args(argv)
 
@@ -83,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.strip:
         settings.update(source_type="STRIP", source_strip=a.strip)
     for key, value in (("marker_prefix", a.prefix), ("model", a.model), ("k", a.k),
-                       ("output_dir", a.out)):
+                       ("output_dir", a.out), ("review_below", a.review_below)):
         if value is not None:
             settings[key] = value
     if a.device:

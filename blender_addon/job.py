@@ -4,9 +4,11 @@
     Job.step()            (main thread; called by the modal operator's timer, or in a loop by
                            the blocking path used in background mode)
       RENDER   one Grease Pencil pass per step (bpy is main-thread only)
-      COLOUR   drain the worker's messages (the worker runs the engine, writes frames into a
-               hidden staging folder inside the output folder)
-      finish   move the frames into place, replace the result strip        -> DONE
+      COLOUR   drain the worker's messages (the worker keys every frame's inputs against
+               the render log, colours those that changed, writes them with their confidence
+               maps into a hidden staging folder inside the output folder)
+      finish   move the frames into place, log them, write the scores, list the frames to
+               review, replace the result strip                              -> DONE
     Job.cancel()          -> CANCELLED once the worker has stopped: staging, temp renders and
                              any folder the job created are removed; no strip is made.
 
@@ -33,11 +35,11 @@ import bpy
 
 from . import compat, references
 from .core.errors import InkpaintError
-from .core.frames import format_frames
+from .core.frames import OutputPattern, check_no_overwrite, format_frames
 from .core.progress import Progress
-from .props import check_model
+from .props import check_device, check_model
 from .references import RESULT_KEY, Source
-from .worker import ColorWorker, WorkSpec, frame_name
+from .worker import ColorWorker, WorkSpec
 
 MAX_CHANNEL = 128
 _ACTIVE: Job | None = None
@@ -59,12 +61,13 @@ class Plan:
     refs: list[references.RefInfo]
     out_dir: Path
     out_dir_raw: str  # as the artist wrote it (kept relative to the .blend in the strip)
-    stem: str
-    ext: str
+    out: OutputPattern  # the coloured frames, numbered like the source (``numbers``)
     model: str
     device: str
     k: int
     temporal: bool
+    review_below: float  # frames whose confidence is below this are listed for review
+    numbers: dict[int, int] = field(default_factory=dict)  # scene frame -> output number
     lineart: dict[int, Path] = field(default_factory=dict)  # image-strip source only
     gp_object: str = ""  # Grease Pencil source only
 
@@ -75,6 +78,31 @@ class Plan:
     @property
     def strip_name(self) -> str:
         return f"{self.source.name} (Inkpaint)"
+
+    def output(self, frame: int) -> Path:
+        """The coloured file of scene frame ``frame``."""
+        return self.out.path(self.numbers[frame])
+
+
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<digits>[0-9]+)\.[^.]+$")
+
+
+def source_numbering(files: dict[int, Path]) -> tuple[str, int, dict[int, int]] | None:
+    """(name prefix, padding, scene frame -> file's frame number) when the files are one
+    numbered sequence shown once each (``line.1001.png`` ...), so that the coloured frames
+    keep the line art's own numbers, as the CLI's do; None otherwise (a held or reused file,
+    mixed names)."""
+    parsed = {f: _NUMBERED.match(p.name) for f, p in files.items()}
+    if not parsed or not all(parsed.values()):
+        return None
+    prefixes = {m["prefix"] for m in parsed.values()}
+    numbers = {f: int(m["digits"]) for f, m in parsed.items()}
+    if len(prefixes) != 1 or len(set(numbers.values())) != len(numbers):
+        return None
+    padding = min(len(m["digits"]) for m in parsed.values())
+    if any(m["digits"] != f"{int(m['digits']):0{padding}d}" for m in parsed.values()):
+        return None
+    return prefixes.pop(), padding, numbers
 
 
 def plan_job(context, settings=None) -> Plan:
@@ -94,21 +122,34 @@ def plan_job(context, settings=None) -> Plan:
     model, problem = check_model(settings)
     if problem:
         raise InkpaintError(problem)
-    plan = Plan(scene.name, src, found.usable, out_dir, raw, stem,
-                ".exr" if settings.file_format == "EXR" else ".png", model,
-                settings.device.lower(), settings.k, settings.temporal)
+    device, problem = check_device(settings.device)
+    if problem:
+        raise InkpaintError(problem)
+    lineart: dict[int, Path] = {}
+    gp_name = ""
+    named = (f"{stem}.", 4, {f: f for f in src.frames})  # a drawing: the scene's frames
     if src.kind == "STRIP":
         strip, _ = references.source_strip(scene, settings)
-        plan.lineart = {f: references.strip_file(strip, f) for f in src.frames}
-        missing = [f for f, p in plan.lineart.items() if p is None or not p.is_file()]
+        lineart = {f: references.strip_file(strip, f) for f in src.frames}
+        missing = [f for f, p in lineart.items() if p is None or not p.is_file()]
         if missing:
-            where = plan.lineart[missing[0]]
             raise InkpaintError(
                 f"Line-art frames {format_frames(missing)} of strip '{src.name}' are missing "
-                f"on disk (first: {where}): re-link the strip or render those frames")
+                f"on disk (first: {lineart[missing[0]]}): re-link the strip or render those "
+                "frames")
+        if out_dir.resolve() in {p.parent.resolve() for p in lineart.values()}:
+            raise InkpaintError(f"The Output Folder {raw} holds the line art itself: choose "
+                                "another folder (Inkpaint never writes over its sources)")
+        named = source_numbering(lineart) or named
     else:
-        plan.gp_object = references.gp_object(context, settings).name
-    return plan
+        gp_name = references.gp_object(context, settings).name
+    prefix, padding, numbers = named
+    ext = ".exr" if settings.file_format == "EXR" else ".png"
+    out = OutputPattern(out_dir / f"{prefix}{'#' * padding}{ext}")
+    sources = [*lineart.values(), *(r.color for r in found.usable if r.color is not None)]
+    check_no_overwrite(sources, out, numbers.values())
+    return Plan(scene.name, src, found.usable, out_dir, raw, out, model, device, settings.k,
+                settings.temporal, settings.review_below, numbers, lineart, gp_name)
 
 
 class Job:
@@ -129,6 +170,10 @@ class Job:
         self.total = len(self.renders) + len(plan.frames)
         self.done = 0
         self.frames_done = 0
+        self.to_colour = len(plan.frames)  # fewer once the worker finds unchanged frames
+        self.kept = 0
+        self.scores: dict[int, float] = {}  # scene frame -> confidence, after DONE
+        self.review: list[tuple[int, float]] = []  # (scene frame, confidence) below the level
         self.staging: Path | None = None
         self.result_strip = ""
         self.channel = 0
@@ -248,8 +293,8 @@ class Job:
         else:
             lineart = dict(p.lineart)
             refs = [(r.frame, r.color) for r in p.refs]
-        spec = WorkSpec(lineart, refs, p.frames, p.model, p.device, p.k, p.temporal,
-                        self.staging, p.stem, p.ext)
+        spec = WorkSpec(lineart, refs, p.frames, p.numbers, p.out, p.model, p.device, p.k,
+                        p.temporal, self.staging)
         self._worker = ColorWorker(spec)
         self.phase = "COLOUR"
         self.status = "Loading the model"
@@ -267,9 +312,17 @@ class Job:
             if kind == "loaded":
                 self.device = value
                 self.status = f"Colouring on {value.upper()}"
+            elif kind == "plan":  # frames the render log keeps count as done items
+                todo, kept = value
+                self.to_colour, self.kept = len(todo), len(kept)
+                for f in kept:
+                    self._item(f"frame {f} kept")
+                if kept:
+                    self.status = (f"{self.kept} frames unchanged since the last run; colouring "
+                                   f"{self.to_colour}")
             elif kind == "frame":
                 self.frames_done += 1
-                self.status = f"Coloured frame {value} ({self.frames_done}/{len(self.plan.frames)})"
+                self.status = f"Coloured frame {value} ({self.frames_done}/{self.to_colour})"
                 self._item(f"frame {value}")
             elif kind == "error":
                 self._error = value
@@ -283,33 +336,58 @@ class Job:
             self._stop("CANCELLED", "Colouring cancelled: no strip was made")
         elif self._error:
             self._stop("FAILED", self._error)
-        elif self.frames_done != len(self.plan.frames):
+        elif self.frames_done != self.to_colour:
             self._stop("FAILED", f"The engine made {self.frames_done} of "
-                                 f"{len(self.plan.frames)} frames: run again")
+                                 f"{self.to_colour} frames: run again")
         else:
             self._finish()
 
     def _finish(self) -> None:
-        """Frames into place, then the strip: only now is the artist's scene changed."""
-        p = self.plan
+        """Frames (and their maps) into place and into the render log, then the strip: only
+        now is the artist's scene changed."""
+        from .core.compose.review import (
+            confidence_pattern,
+            frames_below,
+            scores_path,
+            write_scores,
+        )
+
+        p, w = self.plan, self._worker
         scene = self._scene()
-        names = [frame_name(p.stem, f, p.ext) for f in p.frames]
-        for name in names:
-            os.replace(self.staging / name, p.out_dir / name)
-        _remove_stale(p.out_dir, p.stem, set(names))
+        maps = confidence_pattern(p.out)
+        for f in w.written:
+            n = p.numbers[f]
+            if w.spec.staged_map(f).exists():
+                os.replace(w.spec.staged_map(f), maps.path(n))
+            os.replace(w.spec.staged(f), p.out.path(n))
+            w.log.record(n, w.keys[n], p.out.path(n), w.scores.get(n))
+        outputs = {n: p.out.path(n) for n in p.numbers.values()}
+        keep = {o.name for o in outputs.values()}
+        if not w.spec.exr:  # an EXR carries its map as a channel
+            keep |= {maps.path(n).name for n in outputs}
+        _remove_stale(p.out_dir, [p.out, maps], keep)
+        logged = w.log.scores(outputs)
+        if logged:
+            write_scores(scores_path(p.out.pattern), logged)
+        scene_of = {n: f for f, n in p.numbers.items()}
+        self.scores = {scene_of[n]: v for n, v in logged.items()}
+        self.review = [(f, self.scores[f]) for f in frames_below(self.scores, p.review_below)]
         sed = scene.sequence_editor_create()
         for old in references.result_strips(sed, p.source.key):
             compat.strips(sed).remove(old)
         lowest = p.source.channel + 1 if p.source.kind == "STRIP" else 1
         self.channel = free_channel(sed, lowest, p.frames[0], p.frames[-1])
-        strip = compat.new_image_strip(sed, p.strip_name, [str(p.out_dir / n) for n in names],
+        strip = compat.new_image_strip(sed, p.strip_name, [str(p.output(f)) for f in p.frames],
                                        self.channel, p.frames[0])
         strip[RESULT_KEY] = p.source.key
         if p.out_dir_raw.startswith("//"):
             strip.directory = p.out_dir_raw.rstrip("/\\") + "/"
         self.result_strip = strip.name
-        self._stop("DONE", f"Coloured {len(names)} frames of '{p.source.name}' into "
-                           f"{p.out_dir_raw} (strip '{strip.name}', channel {self.channel})")
+        done = (f"{len(p.frames)} frames of '{p.source.name}'" if not self.kept else
+                f"{self.frames_done} of {len(p.frames)} frames of '{p.source.name}' "
+                f"({self.kept} unchanged since the last run, kept)")
+        self._stop("DONE", f"Coloured {done} into {p.out_dir_raw} (strip '{strip.name}', "
+                           f"channel {self.channel})")
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -393,10 +471,16 @@ def free_channel(sed, lowest: int, first: int, last: int) -> int:
                         f"{first}-{last}: free one and run again")
 
 
-def _remove_stale(folder: Path, stem: str, keep: set[str]) -> None:
-    """Frames of an earlier run of this source that this run did not remake (a longer range,
-    the other format), so the folder holds one consistent sequence."""
-    pattern = re.compile(rf"^{re.escape(stem)}\.-?[0-9]+\.(png|exr)$")
+def _remove_stale(folder: Path, sequences: list[OutputPattern], keep: set[str]) -> None:
+    """Frames and maps of an earlier run of this source that this run did not make or keep (a
+    longer range, the other format), so the folder holds one consistent sequence."""
+    names = []
+    for seq in sequences:
+        head, _, tail = Path(seq.pattern).name.partition("#")
+        ext = tail.lstrip("#")
+        other = "(png|exr)" if ext.lower() in (".png", ".exr") else re.escape(ext[1:])
+        names.append(re.compile(rf"^{re.escape(head)}-?[0-9]+\.{other}$"))
     for entry in folder.iterdir():
-        if entry.is_file() and pattern.match(entry.name) and entry.name not in keep:
+        if (entry.is_file() and entry.name not in keep
+                and any(n.match(entry.name) for n in names)):
             entry.unlink(missing_ok=True)

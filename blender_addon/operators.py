@@ -134,7 +134,20 @@ class INKPAINT_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (INKPAINT_OT_colorize_strip, INKPAINT_OT_cancel)
+class INKPAINT_OT_show_frame(bpy.types.Operator):
+    bl_idname = "inkpaint.show_frame"
+    bl_label = "Show Frame"
+    bl_description = "Put the playhead on this frame to review it"
+    bl_options = {"INTERNAL"}
+
+    frame: bpy.props.IntProperty(name="Frame")
+
+    def execute(self, context):
+        context.scene.frame_set(self.frame)
+        return {"FINISHED"}
+
+
+CLASSES = (INKPAINT_OT_colorize_strip, INKPAINT_OT_cancel, INKPAINT_OT_show_frame)
 
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

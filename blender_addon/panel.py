@@ -8,10 +8,12 @@ import textwrap
 import bpy
 
 from . import compat, references
+from .core.frames import format_frames
 from .job import active_job, last_job
-from .props import check_model
+from .props import check_device, check_model, gpu_available
 
 _DEPS = ("onnxruntime", "cv2", "yaml")
+REVIEW_ROWS = 12  # frames listed as buttons; the rest as one line of ranges
 
 
 def missing_packages() -> list[str]:
@@ -87,6 +89,11 @@ class SEQUENCER_PT_inkpaint_colorize(bpy.types.Panel):
         if model_problem:
             _wrapped(opts, model_problem, "ERROR")
         opts.prop(s, "device")
+        device_problem = check_device(s.device)[1]
+        if device_problem:
+            _wrapped(opts, device_problem, "ERROR")
+        elif not gpu_available():
+            opts.label(text="Runs on the CPU (no GPU support in this install)", icon="INFO")
         opts.prop(s, "k")
         opts.prop(s, "temporal")
         opts.prop(s, "output_dir")
@@ -94,6 +101,7 @@ class SEQUENCER_PT_inkpaint_colorize(bpy.types.Panel):
             stem = bpy.path.clean_name(found.source.name)
             opts.label(text=f"Default: //inkpaint/{stem}/", icon="FILE_FOLDER")
         opts.prop(s, "file_format")
+        opts.prop(s, "review_below")
 
         if job is not None:
             col = layout.column()
@@ -105,11 +113,35 @@ class SEQUENCER_PT_inkpaint_colorize(bpy.types.Panel):
             return
         row = layout.row()
         row.scale_y = 1.5
-        row.enabled = found.ok and not missing and not model_problem
+        row.enabled = found.ok and not missing and not model_problem and not device_problem
         row.operator("inkpaint.colorize_strip", icon="BRUSH_DATA")
         last = last_job()
         if last is not None:
             _wrapped(layout, last.message, "INFO" if last.phase == "DONE" else "ERROR")
+            if last.phase == "DONE" and last.scores:
+                draw_review(layout, last)
+
+
+def draw_review(layout, job) -> None:
+    """The frames of the last run to look at first: confidence below Review Below, each a
+    button that puts the playhead on it."""
+    box = layout.box()
+    level = job.plan.review_below
+    if not job.review:
+        box.label(text=f"Review: no frame below {level:.2f} "
+                       f"(lowest {min(job.scores.values()):.2f})", icon="CHECKMARK")
+        return
+    box.label(text=f"Review: {len(job.review)} of {len(job.scores)} frames below {level:.2f}",
+              icon="ERROR")
+    col = box.column(align=True)
+    for frame, score in job.review[:REVIEW_ROWS]:
+        name = job.plan.output(frame).name
+        op = col.operator("inkpaint.show_frame", text=f"Frame {frame}: {score:.2f}  ({name})",
+                          icon="PLAY")
+        op.frame = frame
+    if len(job.review) > REVIEW_ROWS:
+        rest = [f for f, _ in job.review[REVIEW_ROWS:]]
+        _wrapped(col, f"… and {len(rest)} more: {format_frames(rest)}")
 
 
 CLASSES = (SEQUENCER_PT_inkpaint_colorize,)

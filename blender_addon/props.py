@@ -3,6 +3,7 @@ a farm job run with ``blender -b shot.blend`` colours exactly what the artist se
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import bpy
 from bpy.props import (
     BoolProperty,
     EnumProperty,
+    FloatProperty,
     IntProperty,
     PointerProperty,
     StringProperty,
@@ -54,6 +56,41 @@ def check_model(settings) -> tuple[str, str | None]:
                    "inkpaint .safetensors file")
 
 
+@functools.lru_cache(maxsize=1)
+def gpu_available() -> bool:
+    """Whether the ONNX Runtime Blender loaded can run on an NVIDIA GPU. The extension ships
+    the CPU build (PyPI's GPU build exists for Linux and Windows only and is several hundred
+    MB), so this is True only where a studio put onnxruntime-gpu in Blender's Python."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+# Fixed numbers, so a file saved with CUDA keeps it where CUDA exists and reads as no device
+# (then refused with NO_GPU) where it does not. The lists stay referenced: Blender keeps
+# pointers into the strings of an items callback's result.
+_AUTO = ("AUTO", "Auto", "The NVIDIA GPU when this computer's Inkpaint can use one, else the "
+         "CPU", 0)
+_CPU = ("CPU", "CPU", "Run on the processor", 1)
+_CUDA = ("CUDA", "NVIDIA GPU", "Run on the NVIDIA GPU (CUDA)", 2)
+_DEVICES = {False: [_AUTO, _CPU], True: [_AUTO, _CPU, _CUDA]}
+NO_GPU = ("Inkpaint cannot use an NVIDIA GPU on this computer (the ONNX Runtime it carries runs "
+          "on the CPU): set Device to Auto or CPU")
+
+
+def _device_items(self, context):
+    return _DEVICES[gpu_available()]
+
+
+def check_device(value: str) -> tuple[str, str | None]:
+    """(what to pass to the engine, a problem sentence or None) for the Device setting."""
+    if value not in ("AUTO", "CPU") and not (value == "CUDA" and gpu_available()):
+        return "cpu", NO_GPU
+    return value.lower(), None
+
+
 def _search_models(self, context, edit_text):
     return [n for n in model_names() if edit_text.lower() in n.lower()] or ["lite"]
 
@@ -84,8 +121,8 @@ class InkpaintSettings(bpy.types.PropertyGroup):
     marker_prefix: StringProperty(
         name="Marker Prefix",
         default="ref",
-        description="Timeline markers whose name starts with this mark the painted reference "
-        "frames",
+        description="Timeline markers whose name starts with this (in any case: Ref1, REF2) "
+        "mark the painted reference frames",
     )
     model: StringProperty(
         name="Model",
@@ -96,12 +133,8 @@ class InkpaintSettings(bpy.types.PropertyGroup):
     )
     device: EnumProperty(
         name="Device",
-        items=[
-            ("AUTO", "Auto", "The GPU when ONNX Runtime has CUDA, else the CPU"),
-            ("CPU", "CPU", "Run on the CPU"),
-            ("CUDA", "CUDA", "Run on an NVIDIA GPU (needs onnxruntime-gpu)"),
-        ],
-        default="AUTO",
+        items=_device_items,  # only the devices this computer's ONNX Runtime can use
+        default=0,
     )
     k: IntProperty(
         name="References per Frame",
@@ -114,6 +147,14 @@ class InkpaintSettings(bpy.types.PropertyGroup):
         name="Temporal Smoothing",
         default=True,
         description="Refine frames over time to remove flicker",
+    )
+    review_below: FloatProperty(
+        name="Review Below",
+        default=0.6,  # the level the README's CLI example uses: one level for both
+        min=0.0,
+        max=1.0,
+        description="After a run, list the frames whose confidence (how sure Inkpaint is of "
+        "each region's colour) is below this, so review time goes to those",
     )
     output_dir: StringProperty(
         name="Output Folder",

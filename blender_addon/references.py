@@ -158,6 +158,12 @@ def filled_strokes_at(obj, frame: int) -> int:
     return count
 
 
+def is_ref_marker(name: str, prefix: str) -> bool:
+    """Whether a marker named ``name`` marks a reference: its name starts with ``prefix``,
+    whatever the case (``Ref1``, ``REF_b`` and ``ref2`` all do for 'ref')."""
+    return name.casefold().startswith(prefix.casefold())
+
+
 def survey(context, settings=None) -> Survey:
     """Source, references and blocking problems for ``context.scene``'s settings."""
     scene = context.scene
@@ -184,7 +190,7 @@ def survey(context, settings=None) -> Survey:
         strip = None
 
     prefix = settings.marker_prefix
-    markers = sorted((m for m in scene.timeline_markers if m.name.startswith(prefix)),
+    markers = sorted((m for m in scene.timeline_markers if is_ref_marker(m.name, prefix)),
                      key=lambda m: (m.frame, m.name))
     src = out.source
     seen: dict[int, str] = {}

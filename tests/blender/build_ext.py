@@ -23,8 +23,10 @@ _spec = importlib.util.spec_from_file_location("_inkpaint_build", ROOT / "build.
 _build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_build)
 build_extension = _build.build_extension
+zip_extension = _build.zip_extension
+host_platform = _build.host_platform
 
-__all__ = ["blender_ext_cli", "build_extension"]
+__all__ = ["blender_ext_cli", "build_extension", "host_platform", "zip_extension"]
 
 
 def blender_ext_cli(scripts_dir: Path) -> Path:

@@ -8,6 +8,8 @@ Environment:
                            one is built here into a temp folder
     INKPAINT_TEST_WEIGHTS  a folder with lite.safetensors/.yaml/.G.onnx/.T.onnx (random init
                            is fine, made by the main venv); tests that colour need it
+    INKPAINT_BLENDER_ZIP   this platform's built extension zip (wheels and weights in it), for
+                           the test that installs it; when unset one is built here
 
 Under the main venv (no bpy) nothing here is collected.
 """
@@ -49,6 +51,24 @@ def ext_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ext_zip(tmp_path_factory) -> Path:
+    """The extension zip of this machine's platform, with its wheels and the test weights:
+    ``$INKPAINT_BLENDER_ZIP``, or built here (wheels from the wheel cache, else PyPI)."""
+    given = os.environ.get("INKPAINT_BLENDER_ZIP")
+    if given:
+        return Path(given)
+    weights = os.environ.get("INKPAINT_TEST_WEIGHTS")
+    if not weights:
+        pytest.skip("no test weights for the zip: set INKPAINT_TEST_WEIGHTS (see above)")
+    sys.path.insert(0, str(HERE))
+    from build_ext import build_extension, host_platform, zip_extension
+
+    tmp = tmp_path_factory.mktemp("zip")
+    folder = build_extension(tmp / "inkpaint", Path(weights), True, platform=host_platform())
+    return zip_extension(folder, tmp)
+
+
+@pytest.fixture(scope="session")
 def addon(ext_dir):
     """The extension imported as a package (its folder name), registered for the session."""
     sys.path.insert(0, str(ext_dir.parent))
@@ -75,3 +95,57 @@ def listing(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+class OperatorProps:
+    """What ``layout.operator`` returns: setting a property the operator lacks fails."""
+
+    def __init__(self, idname: str) -> None:
+        object.__setattr__(self, "idname", idname)
+
+    def __setattr__(self, name, value) -> None:
+        module, op = self.idname.split(".")
+        rna = getattr(getattr(bpy.ops, module), op).get_rna_type()
+        assert name in rna.properties, (self.idname, name)
+        object.__setattr__(self, name, value)
+
+
+class Recorder:
+    """Stands in for UILayout (none exists without a window): records what draw asks for,
+    so the test can check every property and icon against Blender's RNA."""
+
+    def __init__(self, log):
+        self.log = log
+        self.enabled = self.use_property_split = self.use_property_decorate = True
+        self.scale_y = 1.0
+
+    def _child(self, *_a, **_k):
+        return Recorder(self.log)
+
+    column = row = box = split = _child
+
+    def label(self, text="", icon="NONE", **_k):
+        self.log.append(("label", text, icon))
+
+    def prop(self, data, prop, icon="NONE", **_k):
+        self.log.append(("prop", data, prop, icon))
+
+    def prop_search(self, data, prop, search_data, search_prop, icon="NONE", **_k):
+        self.log.append(("prop", data, prop, icon))
+        self.log.append(("prop", search_data, search_prop, "NONE"))
+
+    def operator(self, idname, icon="NONE", text="", **_k):
+        self.log.append(("operator", idname, icon, text))
+        return OperatorProps(idname)
+
+    def progress(self, factor=0.0, type="BAR", text=""):
+        self.log.append(("label", text, "NONE"))
+
+
+def draw_panel(context) -> list:
+    """What the Colorize Strip panel draws now: ("label", text, icon), ("prop", data, name,
+    icon) and ("operator", idname, icon, text) entries."""
+    log: list = []
+    panel = type("P", (), {"layout": Recorder(log)})()
+    bpy.types.SEQUENCER_PT_inkpaint_colorize.draw(panel, context)
+    return log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,9 @@ import zipfile
 from pathlib import Path
 
 import bpy
+import pytest
 from build_ext import blender_ext_cli
+from conftest import draw_panel
 
 OPERATORS = ("colorize_strip", "cancel")
 
@@ -74,37 +77,6 @@ print("INSTALLED", m.__name__, "panel=" + str(hasattr(bpy.types, "SEQUENCER_PT_i
 """
 
 
-class _Recorder:
-    """Stands in for UILayout (none exists without a window): records what draw asks for,
-    so the test can check every property and icon against Blender's RNA."""
-
-    def __init__(self, log):
-        self.log = log
-        self.enabled = self.use_property_split = self.use_property_decorate = True
-        self.scale_y = 1.0
-
-    def _child(self, *_a, **_k):
-        return _Recorder(self.log)
-
-    column = row = box = split = _child
-
-    def label(self, text="", icon="NONE", **_k):
-        self.log.append(("label", text, icon))
-
-    def prop(self, data, prop, icon="NONE", **_k):
-        self.log.append(("prop", data, prop, icon))
-
-    def prop_search(self, data, prop, search_data, search_prop, icon="NONE", **_k):
-        self.log.append(("prop", data, prop, icon))
-        self.log.append(("prop", search_data, search_prop, "NONE"))
-
-    def operator(self, idname, icon="NONE", **_k):
-        self.log.append(("operator", idname, icon))
-
-    def progress(self, factor=0.0, type="BAR", text=""):
-        self.log.append(("label", text, "NONE"))
-
-
 def test_panel_draw_uses_real_properties_icons_and_operators(addon, tmp_path):
     from bl_scenes import make_gp_shot
 
@@ -116,15 +88,13 @@ def test_panel_draw_uses_real_properties_icons_and_operators(addon, tmp_path):
             panel_cls.bl_label) == ("SEQUENCE_EDITOR", "UI", "Inkpaint", "Colorize Strip")
     for source_type in ("STRIP", "GPENCIL"):
         bpy.context.scene.inkpaint.source_type = source_type
-        log: list = []
-        fake = type("P", (), {"layout": _Recorder(log)})()
-        panel_cls.draw(fake, bpy.context)
+        log = draw_panel(bpy.context)
         for entry in log:
             if entry[0] == "prop":
                 _, data, prop, icon = entry
                 assert prop in data.bl_rna.properties, prop
             elif entry[0] == "operator":
-                _, idname, icon = entry
+                _, idname, icon, _text = entry
                 module, name = idname.split(".")
                 assert hasattr(getattr(bpy.ops, module), name), idname
             else:
@@ -136,3 +106,45 @@ def test_panel_draw_uses_real_properties_icons_and_operators(addon, tmp_path):
             assert "ref_b @ 12: Grease Pencil fills" in labels, labels
         else:  # no strips in this file: the panel says what to do
             assert "Sequencer is empty" in labels, labels
+
+
+def test_device_offers_only_what_onnxruntime_can_use(addon, tmp_path, capsys, monkeypatch):
+    """The extension carries ONNX Runtime's CPU build: no GPU choice is offered, the panel
+    says so in words, and a script or farm job asking for CUDA gets a sentence, not pip."""
+    import onnxruntime
+    from bl_scenes import make_gp_shot
+
+    make_gp_shot(tmp_path)
+    s = bpy.context.scene.inkpaint
+    gpu = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    items = [i[0] for i in addon.props._device_items(s, bpy.context)]  # what the menu lists
+    assert items == (["AUTO", "CPU", "CUDA"] if gpu else ["AUTO", "CPU"])
+    for device in items:
+        s.device = device
+    s.device = "AUTO"
+    if gpu:
+        pytest.skip("this ONNX Runtime has CUDA: the CPU-only answers cannot be seen here")
+    with pytest.raises(TypeError):
+        s.device = "CUDA"
+    labels = [e[1] for e in draw_panel(bpy.context) if e[0] == "label"]
+    assert "Runs on the CPU (no GPU support in this install)" in labels
+    assert not any("pip" in t or "onnxruntime" in t for t in labels), labels
+    headless = importlib.import_module(f"{addon.__name__}.headless")
+    with pytest.raises(SystemExit):
+        headless.main(["--device", "cuda"])
+    err = capsys.readouterr().err
+    assert err == ("inkpaint: error: Inkpaint cannot use an NVIDIA GPU on this computer (the "
+                   "ONNX Runtime it carries runs on the CPU): set Device to Auto or CPU\n")
+    assert s.device == "AUTO"
+
+    # a file set to the GPU on a workstation that has one, opened where there is none (a farm
+    # node): no device is shown, the panel says why in words, and the run is refused with it
+    monkeypatch.setattr(addon.props, "gpu_available", lambda: True)
+    s.device = "CUDA"
+    monkeypatch.setattr(addon.props, "gpu_available", lambda: False)
+    assert s.device == ""
+    text = " ".join(e[1] for e in draw_panel(bpy.context) if e[0] == "label")  # wrapped
+    assert "Inkpaint cannot use an NVIDIA GPU on this computer (the ONNX Runtime" in text, text
+    with pytest.raises(RuntimeError, match="cannot use an NVIDIA GPU on this computer"):
+        bpy.ops.inkpaint.colorize_strip()
+    s.device = "AUTO"

@@ -1,36 +1,35 @@
 """A Grease Pencil shot coloured end to end in real Blender: blocking (background mode), the
 modal operator's timer logic, cancelling, and the refusals that must leave the scene alone.
 
-Colour checks. With random-init test weights the network's in-betweens mean nothing, but the
-engine passes the painted references through unchanged (``ColoredFrame.is_reference``), so on
-the reference frames the centre of every region must be the fill colour the artist chose.
-That colour goes material (scene-linear) -> Workbench, view transform 'Standard' on an sRGB
-display -> 8-bit PNG -> engine (exact pass-through) -> 8-bit PNG (or float EXR). Expected:
-the IEC sRGB encoding of the material colour. Tolerance REF_TOLERANCE = 3/255: two 8-bit
-quantisations (0.5/255 each) plus up to 1/255 from Blender's OCIO display transform (a LUT
-approximation of the sRGB curve; its exact rounding is Blender's business) and a unit of
-margin. Measured on 4.5.15 and 5.0.1: 0.45/255 worst. Anything wrong in the chain is far
-outside it: a linear/sRGB mix-up is 60/255 and more on these colours, and a lit or tinted
-fill, the wrong region or a line over the sample are tens of steps off. In-betweens: every
-region centre within INBETWEEN_TOLERANCE of its material colour. The test weights are random,
-so this checks the engine's composition (each region of the in-between takes the fill of its
-counterpart in the keys), not what the network learnt.
+Colour and drawing checks: ``bl_scenes.check_frames`` (and why its tolerances are what
+they are).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from types import SimpleNamespace
 
 import bpy
 import numpy as np
+import OpenEXR
 import pytest
-from bl_scenes import FRAMES, HEIGHT, REF_FRAMES, SHAPES, WIDTH, make_gp_shot
-from conftest import listing
+from bl_scenes import (
+    FRAMES,
+    HEIGHT,
+    REF_FRAMES,
+    SHAPES,
+    WIDTH,
+    centre_colour,
+    check_drawing,
+    check_frames,
+    make_gp_shot,
+)
+from conftest import draw_panel, listing
+from mathutils import Vector
 
-REF_TOLERANCE = 3 / 255
-INBETWEEN_TOLERANCE = 0.10  # flat regions of a 3-region shot: within this of the fill
 SOURCE_KEY = "GPENCIL:Drawing"
 
 
@@ -60,32 +59,8 @@ def _state(scene) -> dict:
     }
 
 
-def _centre_colour(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
-    return np.median(rgb[row - 1:row + 2, col - 1:col + 2].reshape(-1, 3), axis=0)
-
-
 def _check_frames(addon, scene, folder, ext: str) -> dict:
-    read_color = _imageio(addon).read_color
-    worst = 0.0
-    for f in FRAMES:
-        rgb, _ = read_color(folder / f"Drawing.{f:04d}{ext}")
-        assert rgb.shape == (HEIGHT, WIDTH, 3)
-        assert np.isfinite(rgb).all() and rgb.min() >= 0.0 and rgb.max() <= 1.0
-        if f in REF_FRAMES:
-            for shape in SHAPES:
-                got = _centre_colour(rgb, *shape.pixel(scene, f))
-                err = float(np.abs(got - shape.fill_srgb).max())
-                worst = max(worst, err)
-                assert err <= REF_TOLERANCE, (f, shape.name, got * 255, shape.fill_srgb * 255)
-            assert np.abs(rgb[2, 2] - 1.0).max() <= REF_TOLERANCE  # white paper
-        else:
-            assert rgb.std() > 0.02, f"frame {f} is flat"
-            assert rgb.reshape(-1, 3).std(axis=0).max() > 0.02
-            for shape in SHAPES:
-                got = _centre_colour(rgb, *shape.pixel(scene, f))
-                assert np.abs(got - shape.fill_srgb).max() <= INBETWEEN_TOLERANCE, \
-                    (f, shape.name)
-    return {"worst_ref_error_255": round(worst * 255, 2)}
+    return check_frames(_imageio(addon).read_color, scene, folder, ext)
 
 
 def _no_leftovers(addon):
@@ -96,11 +71,31 @@ def _no_leftovers(addon):
     assert last is not None and not last.tmp.exists()
 
 
-def test_gp_shot_blocking_then_rerun_as_exr_replaces_the_strip(addon, weights, tmp_path,
-                                                                 record_property):
-    make_gp_shot(tmp_path)
+def _visible(folder) -> list[str]:
+    """The files an artist sees; the hidden ones may only be the render logs."""
+    names = listing(folder)
+    hidden = [n for n in names if n.startswith(".")]
+    assert all(n.startswith(".inkpaint-render.Drawing.####.") for n in hidden), hidden
+    return [n for n in names if not n.startswith(".")]
+
+
+def _mtimes(folder) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()
+            if p.name.startswith("Drawing.0")}
+
+
+def _review_drawn(job) -> list[str]:
+    return [e[3] for e in draw_panel(bpy.context) if e[0] == "operator"
+            and e[1] == "inkpaint.show_frame"]
+
+
+def test_gp_shot_blocking_then_reruns_and_exr_replace_the_strip(addon, weights, tmp_path,
+                                                                record_property):
+    obj = make_gp_shot(tmp_path)
     scene = bpy.context.scene
     out = tmp_path / "inkpaint" / "Drawing"
+    frames = [f"Drawing.{f:04d}.png" for f in FRAMES]
+    maps = [f"Drawing.confidence.{f:04d}.png" for f in FRAMES]
 
     t0 = time.monotonic()
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
@@ -111,23 +106,73 @@ def test_gp_shot_blocking_then_rerun_as_exr_replaces_the_strip(addon, weights, t
     assert (strip.frame_final_start, strip.frame_final_end) == (FRAMES[0], FRAMES[-1] + 1)
     assert strip.channel == 1  # the lowest free channel: nothing else is in the Sequencer
     assert strip.directory == "//inkpaint/Drawing/"
-    assert listing(out) == [f"Drawing.{f:04d}.png" for f in FRAMES]  # no staging, no temp
-    for f, elem in zip(FRAMES, strip.elements):
-        assert elem.filename == f"Drawing.{f:04d}.png"
+    # frames, their confidence maps, the scores; no staging, no temp
+    assert _visible(out) == sorted(["Drawing.confidence.json", *maps, *frames])
+    assert [e.filename for e in strip.elements] == frames
     stats = _check_frames(addon, scene, out, ".png")
     record_property("png_worst_ref_error_255", stats["worst_ref_error_255"])
+    read_image = _imageio(addon).read_image
+    scores = {int(k): v for k, v in json.loads((out / "Drawing.confidence.json").read_text())
+              .items()}
+    assert sorted(scores) == list(FRAMES)
+    assert all(scores[f] == 1.0 for f in REF_FRAMES)  # the painted frames themselves
+    for f in FRAMES:
+        conf = read_image(out / f"Drawing.confidence.{f:04d}.png").pixels
+        assert conf.shape[:2] == (HEIGHT, WIDTH) and 0.0 <= conf.min() <= conf.max() <= 1.0
+    job = addon.job.last_job()
+    assert job.review == [(f, scores[f]) for f in FRAMES if scores[f] < 0.6]
     _no_leftovers(addon)
 
+    # again, nothing changed: every frame is kept as it is, with its score; the panel lists
+    # the frames below the review level (set just above the in-betweens' scores)
+    before = _mtimes(out)
+    scene.inkpaint.review_below = level = max(v for f, v in scores.items()
+                                              if f not in REF_FRAMES) + 1e-6
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
+    job = addon.job.last_job()
+    assert job.message.startswith("Coloured 0 of 12 frames of 'Drawing' (12 unchanged since "
+                                  "the last run, kept)"), job.message
+    assert _mtimes(out) == before
+    flagged = [f for f in FRAMES if scores[f] < level]
+    assert flagged == [f for f in FRAMES if f not in REF_FRAMES]
+    assert [f for f, _ in job.review] == flagged
+    assert _review_drawn(job) == [f"Frame {f}: {scores[f]:.2f}  (Drawing.{f:04d}.png)"
+                                  for f in flagged]
+
+    # the correction loop: one frame's drawing changes, only that frame is coloured again
+    # (temporal smoothing off: with it, a frame depends on its whole window)
+    scene.inkpaint.temporal = False
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}  # other settings: all redone
+    assert addon.job.last_job().frames_done == 12
+    before = _mtimes(out)
+    drawing = next(fr for fr in obj.data.layers[0].frames if fr.frame_number == 6).drawing
+    for point in drawing.strokes[0].points:
+        point.position = point.position + Vector((0.3, 0.0, 0.0))
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
+    job = addon.job.last_job()
+    assert (job.frames_done, job.kept) == (1, 11), job.message
+    after = _mtimes(out)
+    assert [n for n in frames if after[n] != before[n]] == ["Drawing.0006.png"]
+
     scene.inkpaint.file_format = "EXR"
+    scene.inkpaint.temporal = True
     t0 = time.monotonic()
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     record_property("exr_run_seconds", round(time.monotonic() - t0, 1))
     (again,) = _result_strips(scene)  # replaced, not stacked
     assert again.name == "Drawing (Inkpaint)" and again.channel == 1
     assert [e.filename for e in again.elements] == [f"Drawing.{f:04d}.exr" for f in FRAMES]
-    assert listing(out) == [f"Drawing.{f:04d}.exr" for f in FRAMES]  # the PNGs were replaced
+    # the PNGs and their maps were replaced (an EXR carries its map as a channel)
+    assert _visible(out) == sorted(["Drawing.confidence.json",
+                                    *(f"Drawing.{f:04d}.exr" for f in FRAMES)])
+    drawing = next(fr for fr in obj.data.layers[0].frames if fr.frame_number == 6).drawing
+    for point in drawing.strokes[0].points:  # back as it was, so every frame can be checked
+        point.position = point.position - Vector((0.3, 0.0, 0.0))
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     stats = _check_frames(addon, scene, out, ".exr")
     record_property("exr_worst_ref_error_255", stats["worst_ref_error_255"])
+    for f in FRAMES:  # each EXR carries its confidence map as a channel beside R, G, B
+        assert "confidence" in OpenEXR.File(str(out / f"Drawing.{f:04d}.exr")).channels()
     _no_leftovers(addon)
 
 
@@ -143,21 +188,30 @@ def test_line_art_pass_is_black_strokes_on_white_and_leaves_the_drawing_alone(ad
     for point in layer.frames[0].drawing.strokes[0].points:
         point.vertex_color = (1.0, 0.0, 0.0, 1.0)
     layer.tint_color, layer.tint_factor = (0.0, 1.0, 0.0), 0.5
+    scene.frame_set(5)  # where the artist left the playhead: no pass may be drawn there
     before = _state(scene)
     renderer = gpencil.PassRenderer(scene, obj)
     try:
-        renderer.render(1, False, tmp_path / "line.png")
+        for f in FRAMES:
+            renderer.render(f, False, tmp_path / f"line.{f}.png")
         renderer.render(12, True, tmp_path / "ref.png")
+        renderer.render(3, False, tmp_path / "again.png")
     finally:
         renderer.cleanup()
-    lines, _ = read_color(tmp_path / "line.png")
-    assert lines.shape == (HEIGHT, WIDTH, 3)
-    assert float((lines.max(axis=2) - lines.min(axis=2)).max()) < 0.02  # grey only
-    assert lines.min() < 0.5 and np.median(lines) > 0.99  # dark lines on white paper
-    for shape in SHAPES:
-        assert _centre_colour(lines, *shape.pixel(scene, 1)).min() > 0.98  # no fill
+    assert scene.frame_current == 5
+    # the same drawing, the same bytes (no render date or time in the file): what lets a
+    # re-run tell that a frame's line art did not change
+    assert (tmp_path / "again.png").read_bytes() == (tmp_path / "line.3.png").read_bytes()
+    for f in FRAMES:  # every frame is its own drawing, not the playhead's
+        lines, _ = read_color(tmp_path / f"line.{f}.png")
+        assert lines.shape == (HEIGHT, WIDTH, 3)
+        assert float((lines.max(axis=2) - lines.min(axis=2)).max()) < 0.02  # grey only
+        assert lines.min() < 0.5 and np.median(lines) > 0.99  # dark lines on white paper
+        check_drawing(lines[..., 0], scene, f)
+        for shape in SHAPES:
+            assert centre_colour(lines, *shape.pixel(scene, f)).min() > 0.98  # no fill
     ref, _ = read_color(tmp_path / "ref.png")  # frame 12: no vertex colour; tint is there
-    tinted = {s.name: _centre_colour(ref, *s.pixel(scene, 12)) for s in SHAPES}
+    tinted = {s.name: centre_colour(ref, *s.pixel(scene, 12)) for s in SHAPES}
     assert all(np.abs(tinted[s.name] - s.fill_srgb).max() > 10 / 255 for s in SHAPES)
     # the artist's drawing is as it was, and nothing made for the passes is left
     assert "vertex_color" in obj.data.layers[0].frames[0].drawing.attributes
@@ -303,6 +357,7 @@ def test_missing_model_is_refused_before_anything_runs(addon, weights, tmp_path)
 def test_headless_main_prints_progress_lines(addon, weights, tmp_path, capsys):
     """What ``blender -b shot.blend --python-expr "...headless.main()" -- ARGS`` runs."""
     headless = importlib.import_module(f"{addon.__name__}.headless")
+    format_frames = importlib.import_module(f"{addon.__name__}.core.frames").format_frames
     make_gp_shot(tmp_path)
     bpy.context.scene.inkpaint.gp_object = None
     headless.main(["--gp-object", "Drawing", "-k", "1", "--no-temporal", "--format", "exr"])
@@ -311,10 +366,28 @@ def test_headless_main_prints_progress_lines(addon, weights, tmp_path, capsys):
     assert len(progress) == 12 + 2 + 12  # line-art renders, reference renders, frames
     assert progress[0] == "inkpaint: progress 3.8% (1/26) line art 1"
     assert progress[-1] == "inkpaint: progress 100.0% (26/26) frame 12"
-    assert lines[-1].startswith("inkpaint: Coloured 12 frames")
+    assert lines[-2].startswith("inkpaint: Coloured 12 frames")
+    # the CLI's review line, over the frames' scores as written beside them
+    scores = json.loads((tmp_path / "inkpaint" / "Drawing" / "Drawing.confidence.json")
+                        .read_text())
+    low = [int(f) for f, v in scores.items() if v < 0.6]
+    assert lines[-1] == (f"inkpaint: review {len(low)} of 12 frames below 0.60: "
+                         f"{format_frames(low)}" if low else
+                         "inkpaint: review none of 12 frames below 0.60")
     s = bpy.context.scene.inkpaint
     assert (s.k, s.temporal, s.file_format, s.gp_object.name) == (1, False, "EXR", "Drawing")
-    assert len(listing(tmp_path / "inkpaint" / "Drawing")) == 12
+    out = tmp_path / "inkpaint" / "Drawing"
+    assert len([n for n in listing(out) if n.startswith("Drawing.0")]) == 12
+
+    # a farm retry of the same task: the passes are rendered, every frame is kept (an item of
+    # progress each, so the count still ends at 100%)
+    headless.main([])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("inkpaint:")]
+    progress = [ln for ln in lines if ln.startswith("inkpaint: progress ")]
+    assert len(progress) == 12 + 2 + 12
+    assert progress[14] == "inkpaint: progress 57.7% (15/26) frame 1 kept"
+    assert progress[-1] == "inkpaint: progress 100.0% (26/26) frame 12 kept"
+    assert lines[-2].startswith("inkpaint: Coloured 0 of 12 frames of 'Drawing' (12 unchanged")
 
     with pytest.raises(SystemExit) as exit_info:
         headless.main(["--gp-object", "Nope"])

@@ -20,29 +20,40 @@ def _strips(scene):
     return list(sed.strips if hasattr(sed, "strips") else sed.sequences)
 
 
-def test_strip_source_result_above_it_on_the_same_frames(addon, weights, tmp_path):
-    shot = make_strip_shot(tmp_path)
+@pytest.mark.parametrize("first, number, markers", [
+    (101, 101, ("ref1", "ref2")),
+    # files line.1001... shown from scene frame 1: the output keeps the files' numbers, and
+    # the marker prefix matches whatever the case
+    (1, 1001, ("Ref1", "REF2")),
+])
+def test_strip_source_result_above_it_on_the_same_frames(addon, weights, tmp_path, first,
+                                                         number, markers):
+    shot = make_strip_shot(tmp_path, first=first, number=number, markers=markers)
     scene = bpy.context.scene
+    last = first + 7
     found = addon.references.survey(bpy.context)
     assert found.ok, found.problems
     assert [(r.marker, r.frame, r.origin) for r in found.refs] == [
-        ("ref1", 101, "strip 'Paint 101'"), ("ref2", 108, "strip 'Paint 108'")]
+        (markers[0], first, f"strip 'Paint {first}'"), (markers[1], last, f"strip 'Paint {last}'")]
 
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     (result,) = [s for s in _strips(scene) if s.get("inkpaint_source") == "STRIP:Lines"]
     assert result.name == "Lines (Inkpaint)"
     # channel 2 holds the painted frames inside the range, so the first free one is 3
     assert result.channel == 3
-    assert (result.frame_final_start, result.frame_final_end) == (101, 109)
-    assert len(result.elements) == shot["frames"] == 8
+    assert (result.frame_final_start, result.frame_final_end) == (first, last + 1)
+    names = [f"line.{number + i:04d}.png" for i in range(8)]
+    assert [e.filename for e in result.elements] == names
     out = tmp_path / "inkpaint" / "Lines"
-    assert listing(out) == [f"Lines.{f:04d}.png" for f in range(101, 109)]
+    maps = [f"line.confidence.{number + i:04d}.png" for i in range(8)]
+    assert [n for n in listing(out) if not n.startswith(".")] == sorted(
+        ["line.confidence.json", *maps, *names])
     read_color = importlib.import_module(f"{addon.__name__}.core.imageio").read_color
-    for f in range(101, 109):
-        rgb, _ = read_color(out / f"Lines.{f:04d}.png")
+    for i, name in enumerate(names):
+        rgb, _ = read_color(out / name)
         assert rgb.shape == (HEIGHT, WIDTH, 3) and np.isfinite(rgb).all()
-        if f in shot["paints"]:
-            assert np.abs(rgb - shot["paints"][f]).max() <= 1 / 255 + 1e-6
+        if first + i in shot["paints"]:
+            assert np.abs(rgb - shot["paints"][first + i]).max() <= 1 / 255 + 1e-6
         else:
             assert rgb.std() > 0.02
 
@@ -51,6 +62,13 @@ def test_strip_source_result_above_it_on_the_same_frames(addon, weights, tmp_pat
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     results = [s for s in _strips(scene) if s.get("inkpaint_source") == "STRIP:Lines"]
     assert [(s.name, s.channel) for s in results] == [("Lines (Inkpaint)", 3)]
+
+    # the line art's own folder is refused as the output folder: nothing there is touched
+    scene.inkpaint.output_dir = str(tmp_path / "lines")
+    before = listing(tmp_path / "lines")
+    with pytest.raises(RuntimeError, match="holds the line art itself"):
+        bpy.ops.inkpaint.colorize_strip()
+    assert listing(tmp_path / "lines") == before
 
 
 def test_markers_without_paint_and_wrong_sources_are_explained(addon, tmp_path):
