@@ -18,6 +18,7 @@ Adam). Procedural shots use training seeds (below ``EVAL_SEED_BASE``), drawings 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -161,8 +162,9 @@ def main(argv: list[str] | None = None) -> None:
         bar.step(f"shot {i + 1}, {len(data)} regions")
     bar.close()
     weights, stats = fit(data, shipped_weights())
+    args = sys.argv[1:] if argv is None else argv
     doc = {"fitted": {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-                      "command": "python -m core.eval.fit_decision " + " ".join(argv or []),
+                      "command": " ".join(["python -m core.eval.fit_decision", *args]),
                       "procedural_shots": a.shots, "drawing_shots": a.drawings,
                       "frames": a.frames, "size": a.size, "model": a.model, **stats},
            "weights": weights.to_dict()}
