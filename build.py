@@ -69,7 +69,10 @@ def cmd_demo(_: argparse.Namespace) -> None:
     run([py, "-m", "core", "colorize", "--lineart", ex / "lineart", "--out", out,
          "--ref", f"1001={ex / 'ref.1001.png'}", "--ref", f"1024={ex / 'ref.1024.png'}",
          "--model", "lite", "--overwrite"])
-    print(f"demo: coloured frames are in {out}")
+    sheet = out / "contact-sheet.png"
+    run([py, "-m", "core", "review", out / "line.####.png", "--out", sheet,
+         "--keys", "1001,1024"])
+    print(f"demo: coloured frames are in {out}; keys, in-betweens and confidence: {sheet}")
 
 
 # Real Blender for the add-on tests: the bpy wheels (Python 3.11 only), each in its own venv
