@@ -22,8 +22,10 @@ from ..compose.cache import file_digest
 from ..compose.review import region_note
 from ..errors import InkpaintError
 from ..frames import format_frames
-from ..imageio import read_color, read_image
+from ..imageio import read_image, read_key
 from ..inputs import from_net, line_planes, to_net
+from ..limits import check_memory
+from ..preflight import check_size, peak_bytes, shot_size
 from ..preprocess import Fit, fit, line_art, unfit
 from .backends import Backend, make_backend
 from .plan import Reference, Window, plan_windows, select_refs, validate_refs
@@ -55,9 +57,7 @@ class Colorizer:
                  lines: str = "keep") -> None:
         self.backend: Backend = make_backend(backend, model, device, expect_preset)
         self.cfg = self.backend.cfg
-        self.size = size or self.cfg.size
-        if self.size < 32:
-            raise InkpaintError(f"--size {self.size} is too small: use 32 or more")
+        self.size = check_size(size) if size is not None else self.cfg.size
         if not 1 <= k <= self.cfg.max_refs:
             raise InkpaintError(f"K = {k} references per frame is not supported: "
                                 f"use 1 to {self.cfg.max_refs}")
@@ -164,8 +164,9 @@ class Colorizer:
     def _preflight(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
                    windows: Sequence[Window], wanted: Sequence[int],
                    digests: dict[Path, str] | None = None) -> tuple[int, int]:
-        """Decode every input once before any output; ``digests`` (when given) collects the
-        pixel digest of every line-art file, which tells held cels."""
+        """Check every input before any output, cheapest first: the files' headers (sizes,
+        ``limits.MAX_PIXELS``, the run's memory), then every file decoded once. ``digests``
+        (when given) collects the pixel digest of every line-art file, which tells held cels."""
         missing = [f for f in wanted if f not in lineart]
         if missing:
             raise InkpaintError(f"line-art frames {format_frames(missing)} are missing")
@@ -173,24 +174,27 @@ class Colorizer:
         for w in windows:
             needed |= set(w.frames)
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
-        shape = None
+        shape = self._check_headers(lineart, sorted(needed), refs, windows)
         for f in sorted(needed):
-            hw, digest = self._inspect(lineart[f])
+            digest = self._inspect(lineart[f])[1]
             if digests is not None:
                 digests[lineart[f]] = digest
-            if shape is None:
-                shape, first = hw, f
-            elif hw != shape:
-                raise InkpaintError(
-                    f"line-art frame {f} is {hw[1]}x{hw[0]} but frame {first} is "
-                    f"{shape[1]}x{shape[0]}: all frames of a shot must have one size"
-                )
         for r in refs:
-            read_color(r.color)
+            read_key(r.color)
             if r.lineart is not None:
                 digest = self._inspect(r.lineart)[1]
                 if digests is not None:
                     digests[r.lineart] = digest
+        return shape
+
+    def _check_headers(self, lineart: Mapping[int, Path], needed: Sequence[int],
+                       refs: Sequence[Reference], windows: Sequence[Window]) -> tuple[int, int]:
+        """The shot's size from the headers alone (``preflight.shot_size``), and a peak
+        memory within budget."""
+        shape = shot_size(lineart, needed, refs)
+        batch = max((len(w.targets) for w in windows), default=1)
+        check_memory(peak_bytes(shape, self.size, batch, self.k, len(refs)),
+                     f"colouring {shape[1]}x{shape[0]} frames at --size {self.size}")
         return shape
 
     def _inspect(self, path: Path) -> tuple[tuple[int, int], str]:
@@ -231,7 +235,7 @@ class _Run:
                         _digest(pixels), pixels, mask)
 
     def _cel(self, ref: Reference) -> RefCel:
-        rgb, _ = read_color(ref.color)
+        rgb = read_key(ref.color)
         return prepare_reference(rgb, read_image(ref.lineart or self.lineart[ref.frame]).pixels)
 
     def finish(self, frame: int, net: np.ndarray, art: _Lineart,
@@ -265,7 +269,7 @@ class _Run:
         return _to_canvas(img, self.fit.padded, pad_value)
 
     def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
-        rgb, _ = read_color(ref.color)
+        rgb = read_key(ref.color)
         lines = self.planes(ref.lineart or self.lineart[ref.frame]).planes
         return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
 
@@ -273,7 +277,7 @@ class _Run:
                     is_reference: bool) -> ColoredFrame:
         """A reference's own colours as frame ``frame`` (the reference itself, or a cel that
         holds its drawing): exactly as painted, so fully sure."""
-        rgb, _ = read_color(ref.color)
+        rgb = read_key(ref.color)
         if rgb.shape[:2] != self.shape:
             rgb = unfit(self._fit(rgb, None), self.fit)
         if not self.owner.composes:

@@ -4,12 +4,14 @@ and on farms) with dynamic batch, K, frame count and frame size."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import onnx
 import torch
 
 from ..card import read_card
+from ..errors import InkpaintError
 from ..weights import load_weights
 from .backends import SHA_KEY, onnx_paths
 
@@ -19,13 +21,24 @@ OPSET = 17
 def _export(net: torch.nn.Module, args: tuple, names: list[str], dynamic: dict, path: Path,
             sha: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.onnx.export(net, args, str(tmp), input_names=names, output_names=["y"],
-                      dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
-    model = onnx.load(str(tmp))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = SHA_KEY, sha
-    onnx.save(model, str(tmp))
-    os.replace(tmp, path)
+    try:
+        # The tracer warns about Python control flow it records as constants; those paths
+        # are the ones the export is meant for, and stderr is for the one error line.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(net, args, str(tmp), input_names=names, output_names=["y"],
+                              dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+        model = onnx.load(str(tmp))
+        entry = model.metadata_props.add()
+        entry.key, entry.value = SHA_KEY, sha
+        onnx.save(model, str(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InkpaintError(f"cannot write the ONNX export {path}: {exc.strerror or exc}; "
+                            "run `inkpaint export --model ...` where the weights folder is "
+                            "writable") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def export_onnx(model: str) -> tuple[Path, Path | None]:
