@@ -362,10 +362,12 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
             hw = _header_size(f)
     except OSError as exc:
         raise _unreadable(path, f"{exc.strerror or exc}; check its permissions", "") from exc
-    except (struct.error, ValueError, IndexError):
+    except (struct.error, ValueError, IndexError):  # cut off inside the header
         hw = None
     if hw is None:
-        raise _unreadable(path, "file is truncated or corrupt, or not an image")
+        raise _unreadable(path, "file is truncated or corrupt")
+    if hw == _UNKNOWN:
+        raise _unreadable(path, "file is corrupt or not an image")
     if hw[0] <= 0 or hw[1] <= 0:
         raise _unreadable(path, f"its header claims {hw[1]}x{hw[0]} pixels")
     return hw
@@ -390,6 +392,8 @@ def _check_regular(path: Path) -> None:
 
 
 def _header_size(f: BinaryIO) -> tuple[int, int] | None:
+    """(height, width) as the header says; None when the header is cut off or damaged,
+    ``_UNKNOWN`` when the file is in no format Inkpaint reads."""
     head = f.read(32)
     if head.startswith(_PNG_MAGIC):
         if head[12:16] != b"IHDR":
@@ -407,7 +411,10 @@ def _header_size(f: BinaryIO) -> tuple[int, int] | None:
         return abs(h), w
     if head.startswith(_HDR_MAGIC):
         return _hdr_size(f)
-    return None
+    return _UNKNOWN
+
+
+_UNKNOWN = (-1, -1)  # not a format Inkpaint reads
 
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not DHT, JPG, DAC)

@@ -166,8 +166,8 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     wanted = select_frames(seq, args.frames)
     validate_refs(refs, seq.frames)
     out = OutputPattern(args.out, like=seq)
-    maps = confidence_pattern(out)
     check_writable_format(out.path(wanted[0]), args.bit_depth)
+    maps = confidence_pattern(out)
     check_output_folder(out.folder)
     sources = [seq.path(f) for f in seq.frames]
     sources += [p for r in refs for p in (r.color, r.lineart) if p is not None]

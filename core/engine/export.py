@@ -22,10 +22,11 @@ def _export(net: torch.nn.Module, args: tuple, names: list[str], dynamic: dict, 
             sha: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        # The tracer warns about Python control flow it records as constants; those paths
-        # are the ones the export is meant for, and stderr is for the one error line.
+        # The tracer warns about control flow it records as constants and about modes it
+        # exports as they are (instance norm's statistics); those are the paths the export
+        # is meant for, and stderr is for the one error line.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore")
             torch.onnx.export(net, args, str(tmp), input_names=names, output_names=["y"],
                               dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
         model = onnx.load(str(tmp))
