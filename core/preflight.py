@@ -13,11 +13,13 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .card import card_config, read_card
+from .config import ModelConfig
 from .engine.plan import Reference
 from .errors import InkpaintError
 from .frames import FrameSequence, parse_frame_range
-from .imageio import image_size
-from .limits import MAX_FRAMES, MAX_PIXELS, MAX_SIZE
+from .imageio import image_size, read_image, read_key
+from .limits import MAX_FRAMES, MAX_PIXELS, MAX_SIZE, check_memory
 
 
 def select_frames(seq: FrameSequence, frames: str | None) -> list[int]:
@@ -71,6 +73,33 @@ def shot_size(lineart: Mapping[int, Path], frames: Sequence[int],
     return shape
 
 
+def check_k(k: int, cfg: ModelConfig) -> int:
+    """References per frame (K) the model takes."""
+    if not 1 <= k <= cfg.max_refs:
+        raise InkpaintError(f"K = {k} references per frame is not supported: "
+                            f"use 1 to {cfg.max_refs}")
+    return k
+
+
+def check_model(model: str, k: int, size: int | None) -> ModelConfig:
+    """The model's card (read without torch: a damaged card or missing weights is refused in
+    milliseconds, not after the runtime loads), and the K and working size asked of it."""
+    cfg = card_config(read_card(model)[1])
+    check_k(k, cfg)
+    if size is not None:
+        check_size(size)
+    return cfg
+
+
+def check_keys(refs: Sequence[Reference]) -> None:
+    """Decode every key and its own line art: readable, finite, not a pipe. Keys are few, so
+    this costs little, and it happens before the model loads."""
+    for r in refs:
+        read_key(r.color)
+        if r.lineart is not None:
+            read_image(r.lineart)
+
+
 def check_size(size: int) -> int:
     """A working size (long side) the networks can take and the machine can hold."""
     if size < 32:
@@ -90,6 +119,15 @@ _BASE_BYTES = 600 << 20  # the runtime, the weights, the interpreter
 _STRIDE = 4  # the encoders' downsampling: Sim attends over (H/4)(W/4) positions
 _ATTENTION_COPIES = 2.5  # softmax(q.k^T) and its intermediates, float32, per batch item
 _NATIVE_BYTES = 120  # per native pixel of each frame held in a window (pixels, lines, fills)
+
+
+def check_memory_of(shape: tuple[int, int], size: int, cfg: ModelConfig, k: int,
+                    refs: int) -> None:
+    """Refuse a run whose estimated peak (``peak_bytes``) is over ``limits.memory_budget``;
+    a window colours up to ``window - 2`` frames together."""
+    batch = max(1, cfg.temporal.window - 2)
+    check_memory(peak_bytes(shape, size, batch, k, refs),
+                 f"colouring {shape[1]}x{shape[0]} frames at --size {size}")
 
 
 def peak_bytes(shape: tuple[int, int], size: int, batch: int, k: int, refs: int) -> int:

@@ -28,7 +28,14 @@ from ..errors import InkpaintError, from_os_error
 from ..farm.retry import remove_orphaned_temps
 from ..frames import FrameSequence, OutputPattern, check_no_overwrite
 from ..imageio import atomic_write, check_writable_format, encode_image
-from ..preflight import check_output_folder, check_size, select_frames, shot_size
+from ..preflight import (
+    check_keys,
+    check_memory_of,
+    check_model,
+    check_output_folder,
+    select_frames,
+    shot_size,
+)
 from ..progress import Progress, fail_line, resolve_mode
 
 
@@ -173,9 +180,11 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     sources += [p for r in refs for p in (r.color, r.lineart) if p is not None]
     check_no_overwrite(sources, out, wanted)
     check_no_overwrite(sources, maps, wanted)
-    shot_size({f: seq.path(f) for f in wanted}, wanted, refs)  # headers, before the model
-    if args.size is not None:
-        check_size(args.size)
+    shape = shot_size({f: seq.path(f) for f in wanted}, wanted, refs)  # headers only
+    check_keys(refs)
+    cfg = check_model(args.model, args.k, args.size)
+    check_memory_of(shape, args.size if args.size is not None else cfg.size, cfg, args.k,
+                    len(refs))
     colorizer = Colorizer(model=args.model, backend=args.backend, device=args.device,
                           size=args.size, k=args.k, temporal=not args.no_temporal,
                           compose=args.compose, lines=args.lines)

@@ -24,8 +24,8 @@ from ..errors import InkpaintError
 from ..farm.chunks import DEFAULT_CHUNK, ChunkPlan, plan_chunks
 from ..farm.job import JobSpec, KeySpec, is_path
 from ..frames import FrameSequence, OutputPattern, check_no_overwrite, parse_frame_range
-from ..imageio import check_writable_format, read_image, read_key
-from ..preflight import check_size, select_frames, shot_size
+from ..imageio import check_writable_format
+from ..preflight import check_k, check_keys, check_size, select_frames, shot_size
 
 FARMS = ("openjd", "deadline", "opencue", "flamenco", "blender", "nuke")
 
@@ -142,10 +142,7 @@ def _plan(args: argparse.Namespace) -> tuple[FrameSequence, list[KeySpec], Chunk
     # What a task would refuse, refused at the desk: every frame's header (one size, none
     # over the pixel limit), every key decoded (readable, finite, the size of its line art).
     shot_size({f: seq.path(f) for f in seq.frames}, seq.frames, refs)
-    for r in refs:
-        read_key(r.color)
-        if r.lineart is not None:
-            read_image(r.lineart)
+    check_keys(refs)
     plan = plan_chunks(first, last, [r.frame for r in refs if r.frame is not None],
                        args.chunk_size, window_targets(args.model, not args.no_temporal),
                        frames)
@@ -155,10 +152,7 @@ def _plan(args: argparse.Namespace) -> tuple[FrameSequence, list[KeySpec], Chunk
 
 
 def _submit(args: argparse.Namespace) -> int:
-    max_refs = model_config(args.model).max_refs
-    if not 1 <= args.k <= max_refs:
-        raise InkpaintError(f"-k {args.k} references per frame is not supported: use 1 to "
-                            f"{max_refs}")
+    check_k(args.k, model_config(args.model))
     if args.size is not None:
         check_size(args.size)
     if args.job_dir is not None and args.job_dir.exists() and not args.job_dir.is_dir():

@@ -24,8 +24,7 @@ from ..errors import InkpaintError
 from ..frames import format_frames
 from ..imageio import read_image, read_key
 from ..inputs import from_net, line_planes, to_net
-from ..limits import check_memory
-from ..preflight import check_size, peak_bytes, shot_size
+from ..preflight import check_k, check_memory_of, check_size, shot_size
 from ..preprocess import Fit, fit, line_art, unfit
 from .backends import Backend, make_backend
 from .plan import Reference, Window, plan_windows, select_refs, validate_refs
@@ -58,10 +57,7 @@ class Colorizer:
         self.backend: Backend = make_backend(backend, model, device, expect_preset)
         self.cfg = self.backend.cfg
         self.size = check_size(size) if size is not None else self.cfg.size
-        if not 1 <= k <= self.cfg.max_refs:
-            raise InkpaintError(f"K = {k} references per frame is not supported: "
-                                f"use 1 to {self.cfg.max_refs}")
-        self.k = k
+        self.k = check_k(k, self.cfg)
         self.temporal = temporal and self.cfg.ablation.temporal
         if compose not in MODES or lines not in LINE_MODES:
             raise InkpaintError(f"--compose must be one of {', '.join(MODES)} and --lines one "
@@ -174,7 +170,7 @@ class Colorizer:
         for w in windows:
             needed |= set(w.frames)
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
-        shape = self._check_headers(lineart, sorted(needed), refs, windows)
+        shape = self._check_headers(lineart, sorted(needed), refs)
         for f in sorted(needed):
             digest = self._inspect(lineart[f])[1]
             if digests is not None:
@@ -188,13 +184,11 @@ class Colorizer:
         return shape
 
     def _check_headers(self, lineart: Mapping[int, Path], needed: Sequence[int],
-                       refs: Sequence[Reference], windows: Sequence[Window]) -> tuple[int, int]:
+                       refs: Sequence[Reference]) -> tuple[int, int]:
         """The shot's size from the headers alone (``preflight.shot_size``), and a peak
         memory within budget."""
         shape = shot_size(lineart, needed, refs)
-        batch = max((len(w.targets) for w in windows), default=1)
-        check_memory(peak_bytes(shape, self.size, batch, self.k, len(refs)),
-                     f"colouring {shape[1]}x{shape[0]} frames at --size {self.size}")
+        check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
         return shape
 
     def _inspect(self, path: Path) -> tuple[tuple[int, int], str]:

@@ -45,8 +45,13 @@ def _export(net: torch.nn.Module, args: tuple, names: list[str], dynamic: dict, 
 def export_onnx(model: str) -> tuple[Path, Path | None]:
     """Write ``<weights>.G.onnx`` and ``<weights>.T.onnx`` beside the weights file."""
     path, card = read_card(model)
-    gens = load_weights(str(path))
     g_path, t_path = onnx_paths(path)
+    for p in (g_path, t_path):  # before minutes of tracing, not after
+        if p.is_dir() or not os.access(p.parent, os.W_OK):
+            raise InkpaintError(f"cannot write the ONNX export {p} beside the weights: run "
+                                "`inkpaint export --model ...` where the weights folder is "
+                                "writable")
+    gens = load_weights(str(path))
     h = w = 64
     x = torch.zeros(2, 1, h, w)
     refs = (torch.zeros(1, 2, 1, h, w), torch.zeros(1, 2, 1, h, w), torch.zeros(1, 2, 3, h, w))
