@@ -386,3 +386,19 @@ def test_rgba_keys_are_composited_over_paper(tmp_path, shot, lite_weights):
     want = rgb * alpha[..., None] + (1 - alpha[..., None])
     assert np.abs(got - want).max() <= 1 / 255 + 1e-6
     assert got[alpha == 0].min() > 0.99  # the background is paper, not black
+
+
+def test_onnx_export_on_first_use_prints_no_warnings(tmp_path, shot, lite_weights):
+    """The export the onnx backend makes on first use traces the networks; the tracer's
+    warnings are not for users, whose stderr holds progress and at most one error line."""
+    w = tmp_path / "w"
+    w.mkdir()
+    shutil.copy(lite_weights, w / "lite.safetensors")
+    shutil.copy(lite_weights.with_suffix(".yaml"), w / "lite.yaml")
+    r = run_cli(["colorize", "--lineart", shot / "line.####.png",
+                 *(a for f in KEYS for a in ("--ref", f"{f}={shot / f'color.{f}.png'}")),
+                 "--out", tmp_path / "out" / "c.####.png", "--model", w / "lite.safetensors",
+                 "--backend", "onnx", "--size", 64, "--frames", "1001-1002"])
+    assert r.code == 0, r.stderr
+    assert (w / "lite.G.onnx").is_file()
+    assert [ln for ln in r.stderr.splitlines() if not ln.startswith("inkpaint: progress")] == []

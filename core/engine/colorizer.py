@@ -170,7 +170,8 @@ class Colorizer:
         for w in windows:
             needed |= set(w.frames)
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
-        shape = self._check_headers(lineart, sorted(needed), refs)
+        shape = shot_size(lineart, sorted(needed), refs)
+        check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
         for f in sorted(needed):
             digest = self._inspect(lineart[f])[1]
             if digests is not None:
@@ -181,14 +182,6 @@ class Colorizer:
                 digest = self._inspect(r.lineart)[1]
                 if digests is not None:
                     digests[r.lineart] = digest
-        return shape
-
-    def _check_headers(self, lineart: Mapping[int, Path], needed: Sequence[int],
-                       refs: Sequence[Reference]) -> tuple[int, int]:
-        """The shot's size from the headers alone (``preflight.shot_size``), and a peak
-        memory within budget."""
-        shape = shot_size(lineart, needed, refs)
-        check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
         return shape
 
     def _inspect(self, path: Path) -> tuple[tuple[int, int], str]:
