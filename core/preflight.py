@@ -33,9 +33,11 @@ def select_frames(seq: FrameSequence, frames: str | None) -> list[int]:
     return wanted
 
 
-def check_output_folder(folder: Path) -> None:
-    """The output folder, or the nearest part of it that exists, must be a folder this user
-    can write to, so a run fails here and not when its first frame is done."""
+def check_output_folder(folder: Path, writable: bool = True) -> None:
+    """The output folder, or the nearest part of it that exists, must be a folder (and, with
+    ``writable``, one this user can write to), so a run fails here and not when its first
+    frame is done. A farm submission checks it without ``writable``: the farm's user may be
+    allowed where the artist is not."""
     probe = folder
     while not probe.exists():
         if probe.is_symlink():  # a dangling link: mkdir would fail on it later
@@ -43,7 +45,7 @@ def check_output_folder(folder: Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise InkpaintError(f"output folder {folder}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if writable and not os.access(probe, os.W_OK | os.X_OK):
         raise InkpaintError(f"output folder {probe} is not writable: check its permissions")
 
 

@@ -25,7 +25,14 @@ from ..farm.chunks import DEFAULT_CHUNK, ChunkPlan, plan_chunks
 from ..farm.job import JobSpec, KeySpec, is_path
 from ..frames import FrameSequence, OutputPattern, check_no_overwrite, parse_frame_range
 from ..imageio import check_writable_format
-from ..preflight import check_k, check_keys, check_size, select_frames, shot_size
+from ..preflight import (
+    check_k,
+    check_keys,
+    check_output_folder,
+    check_size,
+    select_frames,
+    shot_size,
+)
 
 FARMS = ("openjd", "deadline", "opencue", "flamenco", "blender", "nuke")
 
@@ -160,6 +167,7 @@ def _submit(args: argparse.Namespace) -> int:
     seq, keys, plan = _plan(args)
     out = OutputPattern(args.out, like=seq)
     check_writable_format(out.path(seq.frames[0]), args.bit_depth)
+    check_output_folder(out.folder, writable=False)
     sources = [seq.path(f) for f in seq.frames] + [k.color for k in keys]
     check_no_overwrite(sources, out, [f for c in plan.chunks for f in c.frames])
     name = args.name or f"inkpaint {Path(os.path.abspath(seq.pattern)).parent.name}"
