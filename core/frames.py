@@ -113,7 +113,7 @@ class FrameSequence:
             return list(self.frames)
         if isinstance(frames, range) and frames.step == 1:
             wanted = [f for f in self.frames if f in frames]
-            if len(wanted) == len(frames):
+            if len(wanted) == frames.stop - frames.start:  # len() overflows past 2**63
                 return wanted
             missing = _gaps(frames.start, frames.stop - 1, wanted)
         else:

@@ -185,6 +185,7 @@ CASES: list[Case] = [
     Case("frames 0-99999999999", ALL, _extra("--frames", "0-99999999999")),
     Case("frames 1001-20000000", ALL, _extra("--frames", "1001-20000000")),
     Case("frames past 10**30", ALL, _extra("--frames", f"{10**30}-{10**30 + 5}")),
+    Case("frames 0-10**20 (past 2**63)", ALL, _extra("--frames", f"0-{10**20}")),
     Case("stray frame 1700000000 in the pattern", ALL, _stray_far_frame),
     Case("stray frame 1700000000 in the folder", ALL, _stray_in_folder),
     Case("1-bit PNG of 30000x30000 (real rows)", ALL,

@@ -164,9 +164,10 @@ def _skip_line(total: int, plan: Rerun) -> str:
 
 
 def _run(args: argparse.Namespace, mode: str) -> int:
-    # The preflight: every argument, input and output is checked, cheapest first, before
-    # the model loads and before anything is written (the header pass and the memory
-    # estimate are the Colorizer's, below).
+    # The preflight (core.preflight): arguments, outputs, the frames' headers, the keys, the
+    # model's card and the run's memory, cheapest first and before the model loads; the
+    # Colorizer then checks the windows' neighbours too and decodes every input once, all
+    # before anything is written.
     seq = FrameSequence(args.lineart)
     refs = [parse_ref(r) for r in args.ref]
     review_below = parse_review_below(args.review_below)
