@@ -432,6 +432,8 @@ def _jpeg_size(f: BinaryIO) -> tuple[int, int] | None:
         if marker in (0x01, *range(0xD0, 0xD9)):  # markers without a length
             continue
         length = struct.unpack(">H", f.read(2))[0]
+        if length < 2:  # would seek back into the same marker for ever
+            return None
         if marker in _SOF:
             h, w = struct.unpack(">xHH", f.read(5))
             return h, w
@@ -456,7 +458,8 @@ def _exr_size(f: BinaryIO) -> tuple[int, int] | None:
         f.seek(size, os.SEEK_CUR)
 
 
-def _cstring(f: BinaryIO, most: int = 256) -> bytes:
+def _cstring(f: BinaryIO, most: int = 255) -> bytes:
+    """A NUL-terminated EXR name (at most 255 bytes by the format, 31 in old files)."""
     out = bytearray()
     while (c := f.read(1)) not in (b"", b"\x00"):
         out += c
@@ -475,7 +478,7 @@ def _tiff_size(f: BinaryIO, head: bytes) -> tuple[int, int] | None:
     count = struct.unpack(order + ("Q" if big else "H"), f.read(8 if big else 2))[0]
     entry = 20 if big else 12
     found: dict[int, int] = {}
-    for _ in range(min(count, 4096)):
+    for _ in range(min(count, _TIFF_MOST_TAGS)):
         raw = f.read(entry)
         tag, kind = struct.unpack(order + "HH", raw[:4])
         value = raw[12:] if big else raw[8:]
@@ -487,14 +490,16 @@ def _tiff_size(f: BinaryIO, head: bytes) -> tuple[int, int] | None:
     return found[257], found[256]
 
 
+_TIFF_MOST_TAGS = 4096  # a real first IFD has a few dozen; a damaged count must not spin
+_HDR_MOST_LINES = 64  # Radiance headers are a handful of lines before the resolution
 _HDR_RESOLUTION = re.compile(rb"^[-+]([XY]) ([0-9]+) [-+]([XY]) ([0-9]+)$")
 
 
 def _hdr_size(f: BinaryIO) -> tuple[int, int] | None:
     """Radiance: text header lines, a blank line, then '-Y H +X W'."""
     f.seek(0)
-    for _ in range(64):
-        m = _HDR_RESOLUTION.match(f.readline(256).strip())
+    for _ in range(_HDR_MOST_LINES):
+        m = _HDR_RESOLUTION.match(f.readline(256).strip())  # longer lines are not headers
         if m:
             first, second = int(m[2]), int(m[4])
             return (first, second) if m[1] == b"Y" else (second, first)
