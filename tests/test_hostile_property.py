@@ -154,3 +154,25 @@ def test_every_run_ends_whole_or_refused_in_one_line(shot, lite_weights, s):
             suffix = ".png" if s["out"] == "folder" else s["out"]
             stem = "line." if s["out"] == "folder" else "c."
             assert all(f"{stem}{f}{suffix}" in written for f in frames), written
+
+
+MAGICS = [b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", b"\xff\xd8", b"\x76\x2f\x31\x01\x02\0\0\0",
+          b"II*\0", b"MM\0*", b"II+\0", b"BM", b"#?RADIANCE\n", b""]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(magic=st.sampled_from(MAGICS), body=st.binary(max_size=200))
+def test_any_bytes_read_as_an_image_or_one_clear_error(tmp_path_factory, magic, body):
+    """In process, many examples: a file that starts like an image and then is anything is
+    read or refused with an ``InkpaintError``, never a hang or another exception."""
+    from core.errors import InkpaintError
+    from core.imageio import read_image
+
+    path = tmp_path_factory.mktemp("bytes") / "x.png"
+    path.write_bytes(magic + body)
+    try:
+        img = read_image(path)
+    except InkpaintError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert np.isfinite(img.pixels).all()
