@@ -72,4 +72,9 @@ def read_card(model: str, expect_preset: str | None = None) -> tuple[Path, dict[
 
 
 def card_config(card: dict[str, Any]) -> ModelConfig:
-    return config_from_dict(card["config"])
+    """The network configuration a card records; a card without a usable one is damaged."""
+    try:
+        return config_from_dict(card["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InkpaintError(f"the weights card has no valid 'config' ({exc.__class__.__name__}:"
+                            f" {exc}): export or download the weights again") from exc

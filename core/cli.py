@@ -17,7 +17,7 @@ from .commands.benchcompose import add_arguments as add_benchcompose_arguments
 from .commands.dataset import add_dataset_parser
 from .commands.evaluate import add_arguments as add_evaluate_arguments
 from .commands.finetune import add_finetune_parser
-from .errors import InkpaintError
+from .errors import InkpaintError, from_os_error
 from .progress import MODES as PROGRESS_MODES
 
 
@@ -192,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"inkpaint: error: '{args.command}' needs a full Inkpaint install (pip install "
               "inkpaint): the Blender and Nuke plugins bundle only what colouring needs",
               file=sys.stderr, flush=True)
+        return 1
+    except OSError as exc:
+        print(f"inkpaint: error: {from_os_error(exc)}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         print("inkpaint: interrupted", file=sys.stderr, flush=True)

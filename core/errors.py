@@ -11,3 +11,10 @@ class InkpaintError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+def from_os_error(exc: OSError) -> InkpaintError:
+    """A file-system failure (full disk, permissions, a file where a folder should be) the
+    checks could not foresee, as the one line a user reads."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return InkpaintError(f"{where}{exc.strerror or exc}")

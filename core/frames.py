@@ -70,6 +70,7 @@ class FrameSequence:
     """The existing frames of one input sequence, found on disk when it is built."""
 
     def __init__(self, pattern: str | os.PathLike) -> None:
+        _not_empty(pattern, "line-art pattern")
         parsed = _parse_pattern(pattern)
         if parsed is None:
             if not Path(pattern).is_dir():
@@ -103,19 +104,29 @@ class FrameSequence:
         return self._pattern.path(frame)
 
     def select(self, frames: Iterable[int] | None = None) -> list[int]:
-        """The requested frames (all when None), sorted; every one of them must exist."""
+        """The requested frames (all when None), sorted; every one of them must exist.
+
+        A ``range`` is taken as a range: ``--frames 0-99999999999`` or a stray
+        ``line.1700000000.png`` costs what the files on disk cost, not a list of every
+        number in between."""
         if frames is None:
             return list(self.frames)
-        wanted = sorted(set(frames))
-        missing = [f for f in wanted if f not in self._frame_set]
-        if missing:
-            verb = "is" if len(missing) == 1 else "are"
-            noun = "frame" if len(missing) == 1 else "frames"
-            raise InkpaintError(
-                f"{noun} {format_frames(missing)} {verb} missing from {self.pattern}; "
-                "render them or choose another frame range"
-            )
-        return wanted
+        if isinstance(frames, range) and frames.step == 1:
+            wanted = [f for f in self.frames if f in frames]
+            if len(wanted) == frames.stop - frames.start:  # len() overflows past 2**63
+                return wanted
+            missing = _gaps(frames.start, frames.stop - 1, wanted)
+        else:
+            wanted = sorted(set(frames))
+            missing = _runs(f for f in wanted if f not in self._frame_set)
+            if not missing:
+                return wanted
+        count = sum(b - a + 1 for a, b in missing)
+        verb, noun = ("is", "frame") if count == 1 else ("are", "frames")
+        raise InkpaintError(
+            f"{noun} {_format_runs(missing)} {verb} missing from {self.pattern}; "
+            "render them or choose another frame range"
+        )
 
     def __contains__(self, frame: object) -> bool:
         return frame in self._frame_set
@@ -130,12 +141,30 @@ class FrameSequence:
         return f"FrameSequence({self.pattern!r}, {len(self)} frames)"
 
 
+def _not_empty(pattern: str | os.PathLike, what: str) -> None:
+    """An empty argument would mean the current folder: refuse it rather than guess."""
+    if not str(pattern).strip():
+        raise InkpaintError(f"the {what} is empty; give e.g. shots/a.####.png or a folder")
+
+
+def _list(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as exc:
+        raise InkpaintError(f"cannot list folder {folder}: {exc.strerror or exc}") from exc
+
+
 def _existing_frames(pattern: _Pattern) -> list[int]:
     if not pattern.folder.is_dir():
         raise InkpaintError(f"folder {pattern.folder} does not exist (looking for {pattern})")
-    with os.scandir(pattern.folder) as entries:
-        found = [(pattern.frame_of(e.name), e) for e in entries]
-    frames = sorted(f for f, e in found if f is not None and e.is_file())
+    found = [(pattern.frame_of(e.name), e) for e in _list(pattern.folder)]
+    found = [(f, e) for f, e in found if f is not None]
+    odd = [e.path for f, e in found if not e.is_file() and not e.is_dir()]
+    if odd:  # a FIFO would block the run that reads it, a device would never end
+        raise InkpaintError(f"{odd[0]} is not a regular file (a pipe or a device?): "
+                            "give image files")
+    frames = sorted(f for f, e in found if e.is_file())
     if not frames:
         raise InkpaintError(f"no files match {pattern}; check the folder and the name pattern")
     return frames
@@ -144,11 +173,10 @@ def _existing_frames(pattern: _Pattern) -> list[int]:
 def _discover(folder: Path) -> _Pattern:
     """Find the one numbered image sequence in ``folder`` (rules in the module docstring)."""
     groups: dict[tuple[str, str], list[str]] = {}
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            m = None if entry.name.startswith(".") else _NUMBERED.match(entry.name)
-            if m and m["ext"].lower() in IMAGE_EXTS and entry.is_file():
-                groups.setdefault((m["prefix"], m["ext"]), []).append(m["digits"])
+    for entry in _list(folder):
+        m = None if entry.name.startswith(".") else _NUMBERED.match(entry.name)
+        if m and m["ext"].lower() in IMAGE_EXTS and not entry.is_dir():
+            groups.setdefault((m["prefix"], m["ext"]), []).append(m["digits"])
     if not groups:
         raise InkpaintError(
             f"no numbered image files in folder {folder}; frames must be named like name.0001.png"
@@ -179,6 +207,7 @@ class OutputPattern:
     """
 
     def __init__(self, pattern: str | os.PathLike, like: FrameSequence | None = None) -> None:
+        _not_empty(pattern, "output pattern")
         parsed = _parse_pattern(pattern)
         if parsed is None:
             parsed = self._in_folder(Path(pattern), like)
@@ -229,12 +258,31 @@ def parse_frame_range(text: str) -> range:
 
 def format_frames(frames: Iterable[int], limit: int = 8) -> str:
     """Compact one-line list, ``"12-14, 20"``; runs past ``limit`` are summarised."""
+    return _format_runs(_runs(frames), limit)
+
+
+def _runs(frames: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive frames as (first, last) pairs."""
     runs: list[list[int]] = []
     for f in sorted(set(frames)):
         if runs and f == runs[-1][1] + 1:
             runs[-1][1] = f
         else:
             runs.append([f, f])
+    return [(a, b) for a, b in runs]
+
+
+def _gaps(first: int, last: int, present: list[int]) -> list[tuple[int, int]]:
+    """The runs of ``first``-``last`` not in ``present`` (sorted, inside the range)."""
+    gaps, expect = [], first
+    for f in [*present, last + 1]:
+        if f > expect:
+            gaps.append((expect, f - 1))
+        expect = f + 1
+    return gaps
+
+
+def _format_runs(runs: list[tuple[int, int]], limit: int = 8) -> str:
     parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs[:limit]]
     if len(runs) > limit:
         parts.append(f"and {len(runs) - limit} more runs")

@@ -12,10 +12,16 @@ fallback, which is why the environment switch below is set.
 
 import io
 import os
+import re
 import secrets
-from collections.abc import Mapping
+import stat
+import struct
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -26,6 +32,7 @@ os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 import cv2  # after the switch above: ruff's E402 allows os.environ changes between imports
 
 from .errors import InkpaintError
+from .limits import MAX_PIXELS
 
 try:
     import OpenEXR
@@ -38,7 +45,7 @@ _PNG_IEND = b"IEND\xaeB`\x82"
 _JPEG_MAGIC = b"\xff\xd8"
 _HDR_MAGIC = b"#?"
 _JPEG_EXTS = (".jpg", ".jpeg")
-_WRITE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
+WRITE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,17 +78,43 @@ def linear_to_srgb(a: np.ndarray) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike) -> Image:
-    """Read any supported image; raise ``InkpaintError`` for anything a user must fix."""
+    """Read any supported image; raise ``InkpaintError`` for anything a user must fix.
+
+    The header is checked first (``image_size``: a regular file, a known format, at most
+    ``limits.MAX_PIXELS`` pixels), so an oversized image costs nothing to refuse; decoders'
+    own warnings (libpng, OpenEXR) are kept off stderr, where the one error line goes; NaN and
+    infinite pixels are refused, since they would silently become black or full confidence.
+    """
     path = Path(path)
+    h, w = image_size(path)
+    MAX_PIXELS.check(h * w, f"image {path} ({w}x{h})")
     data = _read_bytes(path)
     if data[:4] == _EXR_MAGIC:
-        return Image(_decode_exr(data, path), linear=True, bit_depth=32)
-    if _is_truncated(data):
-        raise _unreadable(path, "file is truncated (an interrupted render or copy?)")
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if decoded is None or decoded.size == 0:
-        raise _unreadable(path, "file is corrupt or not an image")
-    return _from_cv2(decoded, path, linear=data.startswith(_HDR_MAGIC))
+        img = Image(_decode_exr(data, path), linear=True, bit_depth=32)
+    else:
+        if _is_truncated(data):
+            raise _unreadable(path, "file is truncated (an interrupted render or copy?)")
+        with _quiet_stderr():
+            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if decoded is None or decoded.size == 0:
+            raise _unreadable(path, "file is corrupt or not an image")
+        img = _from_cv2(decoded, path, linear=data.startswith(_HDR_MAGIC))
+    if img.bit_depth == 32 and not np.isfinite(img.pixels).all():
+        raise _unreadable(path, "it has NaN or infinite pixels",
+                          "; fix them in the render or the comp (e.g. clamp) and write it again")
+    return img
+
+
+def read_key(path: str | os.PathLike) -> np.ndarray:
+    """A painted key's colour as the networks and composition take it: HxWx3 sRGB in [0, 1].
+    A key painted on transparency (a Blender or Nuke render) is composited over white paper,
+    as line art is (``preprocess.line_art``), so what is transparent reads as background, not
+    as the black stored under it."""
+    rgb, alpha = read_color(path)
+    if alpha is None:
+        return rgb
+    a = alpha[..., None]
+    return np.ascontiguousarray(rgb * a + (1.0 - a), dtype=np.float32)
 
 
 def read_color(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
@@ -108,7 +141,38 @@ def write_image(
     bit_depth: int = 8,
     extra: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Write sRGB colour (HxWx3, [0, 1]) atomically; the format follows the extension.
+    """Write sRGB colour (HxWx3, [0, 1]) atomically; the format follows the extension
+    (``encode_image`` says how).
+    """
+    atomic_write(Path(path), encode_image(path, rgb, alpha, linear_out=linear_out,
+                                          bit_depth=bit_depth, extra=extra))
+
+
+def check_writable_format(path: str | os.PathLike, bit_depth: int = 8,
+                          alpha: bool = False) -> None:
+    """Refuse, before any work, a file ``encode_image`` could not write."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in WRITE_EXTS:
+        what = f"unknown image type '{path.suffix}'" if path.suffix else "no file extension"
+        raise InkpaintError(f"cannot write {path}: {what}; use one of {', '.join(WRITE_EXTS)}")
+    if ext != ".exr" and (bit_depth not in (8, 16) or (bit_depth == 16 and ext in _JPEG_EXTS)):
+        raise InkpaintError(f"cannot write {path}: {bit_depth}-bit is not possible for {ext}")
+    if alpha and ext in _JPEG_EXTS:
+        raise InkpaintError(f"cannot write {path}: JPEG has no alpha; write .png or .exr")
+
+
+def encode_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    *,
+    linear_out: bool | None = None,
+    bit_depth: int = 8,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> bytes:
+    """The bytes ``write_image`` writes to ``path``: known before the file is touched, so a
+    render log can record what a frame will be before it is there (``compose.cache``).
 
     ``linear_out`` converts sRGB to linear before writing; None means "linear for EXR only".
     ``bit_depth`` (8 or 16) applies to PNG and TIFF; JPEG is 8-bit and has no alpha; EXR is
@@ -119,11 +183,7 @@ def write_image(
     """
     path = Path(path)
     ext = path.suffix.lower()
-    if ext not in _WRITE_EXTS:
-        raise InkpaintError(
-            f"cannot write {path}: unknown image type '{path.suffix}'; "
-            f"use one of {', '.join(_WRITE_EXTS)}"
-        )
+    check_writable_format(path, bit_depth, alpha is not None)
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"write_image wants HxWx3 colour, got shape {rgb.shape}")
@@ -134,24 +194,40 @@ def write_image(
                             f"({', '.join(extra)})")
     px = rgb if alpha is None else np.dstack([rgb, np.asarray(alpha, dtype=np.float32)])
     if ext == ".exr":
-        data = _encode_exr(px, extra or {})
-    else:
-        data = _encode_cv2(px, ext, bit_depth, path)
-    atomic_write(path, data)
+        return _encode_exr(px, extra or {})
+    return _encode_cv2(px, ext, bit_depth)
 
 
 def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise _unreadable(path, "file does not exist; check the path and frame number", "")
-    if path.is_dir():
-        raise _unreadable(path, "it is a folder, not an image file", "")
     try:
-        data = np.fromfile(path, dtype=np.uint8).tobytes()
+        data = path.read_bytes()
     except OSError as exc:
         raise _unreadable(path, f"{exc.strerror or exc}; check its permissions", "") from exc
     if not data:
         raise _unreadable(path, "file is empty")
     return data
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Decoders in C (libpng, libjpeg, OpenEXR) print warnings about damaged files straight
+    to file descriptor 2; the file is judged by what the decoder returns, and stderr is kept
+    for the one error line. Only the calling thread decodes, but the descriptor is the
+    process's: keep the redirected stretch to the decode call."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a GUI host): nothing to protect
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def _unreadable(path: Path, why: str, fix: str = "; re-render or replace it") -> InkpaintError:
@@ -187,12 +263,14 @@ def _decode_exr(data: bytes, path: Path) -> np.ndarray:
     if OpenEXR is None:
         if not cv2.haveImageReader(str(path)):
             raise _no_exr_support(path)
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        with _quiet_stderr():
+            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if decoded is None or decoded.size == 0:
             raise _unreadable(path, "EXR file is corrupt or truncated")
         return _from_cv2(decoded.astype(np.float32), path, linear=True).pixels
     try:
-        channels = OpenEXR.File(io.BytesIO(data)).channels()
+        with _quiet_stderr():
+            channels = OpenEXR.File(io.BytesIO(data)).channels()
         px = _pick_exr_layer({name: ch.pixels for name, ch in channels.items()})
     except (RuntimeError, ValueError) as exc:
         raise _unreadable(path, "EXR file is corrupt or truncated") from exc
@@ -235,11 +313,7 @@ def _no_exr_support(path: Path | None) -> InkpaintError:
     return InkpaintError(f"{what}: EXR support is missing; run 'pip install OpenEXR'")
 
 
-def _encode_cv2(px: np.ndarray, ext: str, bit_depth: int, path: Path) -> bytes:
-    if bit_depth not in (8, 16) or (bit_depth == 16 and ext in _JPEG_EXTS):
-        raise InkpaintError(f"cannot write {path}: {bit_depth}-bit is not possible for {ext}")
-    if px.shape[2] == 4 and ext in _JPEG_EXTS:
-        raise InkpaintError(f"cannot write {path}: JPEG has no alpha; write .png or .exr")
+def _encode_cv2(px: np.ndarray, ext: str, bit_depth: int) -> bytes:
     top = 255.0 if bit_depth == 8 else 65535.0
     ints = np.round(np.clip(px, 0.0, 1.0) * top).astype(np.uint8 if bit_depth == 8 else np.uint16)
     flags = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in _JPEG_EXTS else []
@@ -271,3 +345,162 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise InkpaintError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)  # gone already after a successful replace
+
+
+# ---- headers: an image's size before any pixel is decoded ---------------------------------
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) from the file's header alone, so a run can refuse an image that is too
+    big (``limits.MAX_PIXELS``) or of the wrong size before it spends memory decoding it: a
+    150 KB PNG can claim 30000x30000 pixels. Raises ``InkpaintError`` for a file that is
+    missing, not a regular file, or not an image in a format Inkpaint reads."""
+    path = Path(path)
+    _check_regular(path)
+    try:
+        with open(path, "rb") as f:
+            hw = _header_size(f)
+    except OSError as exc:
+        raise _unreadable(path, f"{exc.strerror or exc}; check its permissions", "") from exc
+    except (struct.error, ValueError, IndexError):  # cut off inside the header
+        hw = None
+    if hw is None:
+        raise _unreadable(path, "file is truncated or corrupt")
+    if hw == _UNKNOWN:
+        raise _unreadable(path, "file is corrupt or not an image")
+    if hw[0] <= 0 or hw[1] <= 0:
+        raise _unreadable(path, f"its header claims {hw[1]}x{hw[0]} pixels")
+    return hw
+
+
+def _check_regular(path: Path) -> None:
+    """Exists and is a plain file: a FIFO or a device would block or never end."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _unreadable(path, "file does not exist; check the path and frame number",
+                          "") from None
+    except OSError as exc:
+        raise _unreadable(path, f"{exc.strerror or exc}; check its permissions", "") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise _unreadable(path, "it is a folder, not an image file", "")
+    if not stat.S_ISREG(st.st_mode):
+        raise _unreadable(path, "it is not a regular file (a pipe or a device?)",
+                          "; give an image file")
+    if st.st_size == 0:
+        raise _unreadable(path, "file is empty")
+
+
+def _header_size(f: BinaryIO) -> tuple[int, int] | None:
+    """(height, width) as the header says; None when the header is cut off or damaged,
+    ``_UNKNOWN`` when the file is in no format Inkpaint reads."""
+    head = f.read(32)
+    if head.startswith(_PNG_MAGIC):
+        if head[12:16] != b"IHDR":
+            return None
+        w, h = struct.unpack(">II", head[16:24])
+        return h, w
+    if head.startswith(_JPEG_MAGIC):
+        return _jpeg_size(f)
+    if head[:4] == _EXR_MAGIC:
+        return _exr_size(f)
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return _tiff_size(f, head)
+    if head[:2] == b"BM":
+        w, h = struct.unpack("<ii", head[18:26])
+        return abs(h), w
+    if head.startswith(_HDR_MAGIC):
+        return _hdr_size(f)
+    return _UNKNOWN
+
+
+_UNKNOWN = (-1, -1)  # not a format Inkpaint reads
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not DHT, JPG, DAC)
+
+
+def _jpeg_size(f: BinaryIO) -> tuple[int, int] | None:
+    f.seek(2)
+    while True:
+        byte = f.read(1)
+        while byte == b"\xff":  # fill bytes before a marker
+            byte = f.read(1)
+        if not byte:
+            return None
+        marker = byte[0]
+        if marker in (0x01, *range(0xD0, 0xD9)):  # markers without a length
+            continue
+        length = struct.unpack(">H", f.read(2))[0]
+        if length < 2:  # would seek back into the same marker for ever
+            return None
+        if marker in _SOF:
+            h, w = struct.unpack(">xHH", f.read(5))
+            return h, w
+        f.seek(length - 2, os.SEEK_CUR)
+        f.read(1)  # the next marker's 0xFF
+
+
+def _exr_size(f: BinaryIO) -> tuple[int, int] | None:
+    """The dataWindow attribute of the (first part's) header."""
+    f.seek(8)
+    while True:
+        name = _cstring(f)
+        if not name:
+            return None
+        kind = _cstring(f)
+        size = struct.unpack("<i", f.read(4))[0]
+        if name == b"dataWindow" and kind == b"box2i" and size == 16:
+            x0, y0, x1, y1 = struct.unpack("<4i", f.read(16))
+            return y1 - y0 + 1, x1 - x0 + 1
+        if size < 0:
+            return None
+        f.seek(size, os.SEEK_CUR)
+
+
+def _cstring(f: BinaryIO, most: int = 255) -> bytes:
+    """A NUL-terminated EXR name (at most 255 bytes by the format, 31 in old files)."""
+    out = bytearray()
+    while (c := f.read(1)) not in (b"", b"\x00"):
+        out += c
+        if len(out) > most:
+            raise ValueError("not a header string")
+    return bytes(out)
+
+
+def _tiff_size(f: BinaryIO, head: bytes) -> tuple[int, int] | None:
+    """ImageLength and ImageWidth of the first image (classic TIFF and BigTIFF)."""
+    order = "<" if head[:2] == b"II" else ">"
+    big = head[2:4] in (b"+\x00", b"\x00+")
+    f.seek(8 if big else 4)
+    offset = struct.unpack(order + ("Q" if big else "I"), f.read(8 if big else 4))[0]
+    f.seek(offset)
+    count = struct.unpack(order + ("Q" if big else "H"), f.read(8 if big else 2))[0]
+    entry = 20 if big else 12
+    found: dict[int, int] = {}
+    for _ in range(min(count, _TIFF_MOST_TAGS)):
+        raw = f.read(entry)
+        tag, kind = struct.unpack(order + "HH", raw[:4])
+        value = raw[12:] if big else raw[8:]
+        if tag in (256, 257):  # ImageWidth, ImageLength: SHORT or LONG
+            found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"),
+                                       value[: 2 if kind == 3 else 4])[0]
+    if 256 not in found or 257 not in found:
+        return None
+    return found[257], found[256]
+
+
+_TIFF_MOST_TAGS = 4096  # a real first IFD has a few dozen; a damaged count must not spin
+_HDR_MOST_LINES = 64  # Radiance headers are a handful of lines before the resolution
+_HDR_RESOLUTION = re.compile(rb"^[-+]([XY]) ([0-9]+) [-+]([XY]) ([0-9]+)$")
+
+
+def _hdr_size(f: BinaryIO) -> tuple[int, int] | None:
+    """Radiance: text header lines, a blank line, then '-Y H +X W'."""
+    f.seek(0)
+    for _ in range(_HDR_MOST_LINES):
+        m = _HDR_RESOLUTION.match(f.readline(256).strip())  # longer lines are not headers
+        if m:
+            first, second = int(m[2]), int(m[4])
+            return (first, second) if m[1] == b"Y" else (second, first)
+    return None

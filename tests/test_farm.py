@@ -86,10 +86,17 @@ def test_pickup_range_keeps_the_full_plans_cuts():
 
 
 def test_plan_rejects_bad_keys():
-    with pytest.raises(InkpaintError, match="no reference"):
-        plan_chunks(1001, 1010, [], 12, 6)
     with pytest.raises(InkpaintError, match="outside the shot"):
         plan_chunks(1001, 1010, [1020], 12, 6)
+
+
+def test_plan_without_timed_keys_is_one_unit():
+    """Model sheets only (no key in the shot), as colorize takes them: windows run from the
+    shot's first frame, so the chunks do too."""
+    plan = plan_chunks(1001, 1010, [], 12, 6)
+    assert [(u.start, u.end) for u in plan.units] == [(1001, 1010)]
+    assert [c.range for c in plan.chunks] == ["1001-1010"]
+    assert "keys none" in plan.text()
 
 
 # ---- progress formats -----------------------------------------------------------------------

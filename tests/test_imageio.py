@@ -7,9 +7,11 @@ import pytest
 from core import imageio
 from core.errors import InkpaintError
 from core.imageio import (
+    image_size,
     linear_to_srgb,
     read_color,
     read_image,
+    read_key,
     srgb_to_linear,
     write_image,
 )
@@ -247,3 +249,48 @@ def test_radiance_hdr_is_read_as_linear(tmp_path):
     img = read_image(tmp_path / "sky.hdr")
     assert img.linear and img.bit_depth == 32
     assert np.abs(img.pixels - 2.0).max() < 0.05
+
+
+@pytest.mark.parametrize("name", ["a.png", "a.jpg", "a.tif", "a.exr", "a.bmp", "a.hdr",
+                                  "g.png", "w.tiff"])
+def test_image_size_reads_the_header_as_the_decoder_does(tmp_path, name):
+    """The header pass (``image_size``, before any decoding) and the decoder agree on every
+    format Inkpaint reads, including grey and 16-bit files and TIFF's BigTIFF-free layout."""
+    path = tmp_path / name
+    px = _rgb(37, 53)
+    raw = {"g.png": (px[..., 0] * 255).astype(np.uint8), "a.bmp": (px * 255).astype(np.uint8),
+           "a.hdr": px, "w.tiff": (px * 65535).astype(np.uint16)}
+    if name in raw:
+        assert cv2.imwrite(str(path), raw[name])
+    else:
+        write_image(path, px)
+    assert image_size(path) == read_image(path).pixels.shape[:2] == (37, 53)
+
+
+def test_header_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    from tests.hostile import png_claiming
+
+    (tmp_path / "big.png").write_bytes(png_claiming(30000, 30000, 1, 0))
+    monkeypatch.setattr(imageio.cv2, "imdecode", lambda *a: pytest.fail("decoded"))
+    with pytest.raises(InkpaintError, match="900,000,000 pixels.*INKPAINT_MAX_PIXELS"):
+        read_image(tmp_path / "big.png")
+
+
+def test_non_finite_pixels_and_special_files_are_refused(tmp_path):
+    from tests.hostile import nonfinite_exr
+
+    nonfinite_exr(tmp_path / "nan.exr", np.nan)
+    with pytest.raises(InkpaintError, match="NaN or infinite"):
+        read_image(tmp_path / "nan.exr")
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(InkpaintError, match="not a regular file"):
+        read_image(tmp_path / "pipe.png")
+
+
+def test_keys_on_transparency_are_composited_over_white(tmp_path):
+    rgb, alpha = _rgb(8, 8), np.zeros((8, 8), np.float32)
+    alpha[2:4, 2:4] = 1.0
+    write_image(tmp_path / "k.png", rgb, alpha)
+    key = read_key(tmp_path / "k.png")
+    assert np.allclose(key[alpha == 0], 1.0)
+    assert np.abs(key[alpha == 1] - rgb[alpha == 1]).max() <= 0.5 / 255 + 1e-6

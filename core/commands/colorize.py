@@ -6,8 +6,12 @@ import argparse
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from ..compose.cache import RenderLog, Rerun, frame_key, log_files, log_path, plan_rerun
 from ..compose.review import (
@@ -19,11 +23,19 @@ from ..compose.review import (
     write_scores,
 )
 from ..engine.colorizer import Colorizer
-from ..engine.plan import Reference
-from ..errors import InkpaintError
+from ..engine.plan import Reference, validate_refs
+from ..errors import InkpaintError, from_os_error
 from ..farm.retry import remove_orphaned_temps
-from ..frames import FrameSequence, OutputPattern, check_no_overwrite, parse_frame_range
-from ..imageio import write_image
+from ..frames import FrameSequence, OutputPattern, check_no_overwrite
+from ..imageio import atomic_write, check_writable_format, encode_image
+from ..preflight import (
+    check_keys,
+    check_memory_of,
+    check_model,
+    check_output_folder,
+    select_frames,
+    shot_size,
+)
 from ..progress import Progress, fail_line, resolve_mode
 
 
@@ -103,6 +115,12 @@ def run_colorize(args: argparse.Namespace) -> int:
         raise
     except (KeyboardInterrupt, SystemExit):
         raise
+    except OSError as exc:  # the file system changed under the run (full disk, permissions)
+        err = from_os_error(exc)
+        line = fail_line(mode, str(err))
+        if line:
+            print(line, flush=True)
+        raise err from exc
     except Exception as exc:  # a crash (out of memory, a driver error): traceback, then one line
         traceback.print_exc(file=sys.stderr)
         reason = f"unexpected {type(exc).__name__}: {exc}"
@@ -146,17 +164,28 @@ def _skip_line(total: int, plan: Rerun) -> str:
 
 
 def _run(args: argparse.Namespace, mode: str) -> int:
+    # The preflight (core.preflight): arguments, outputs, the frames' headers, the keys, the
+    # model's card and the run's memory, cheapest first and before the model loads; the
+    # Colorizer then checks the windows' neighbours too and decodes every input once, all
+    # before anything is written.
     seq = FrameSequence(args.lineart)
     refs = [parse_ref(r) for r in args.ref]
     review_below = parse_review_below(args.review_below)
-    wanted = seq.select(parse_frame_range(args.frames) if args.frames
-                        else range(seq.frames[0], seq.frames[-1] + 1))
+    wanted = select_frames(seq, args.frames)
+    validate_refs(refs, seq.frames)
     out = OutputPattern(args.out, like=seq)
+    check_writable_format(out.path(wanted[0]), args.bit_depth)
     maps = confidence_pattern(out)
+    check_output_folder(out.folder)
     sources = [seq.path(f) for f in seq.frames]
     sources += [p for r in refs for p in (r.color, r.lineart) if p is not None]
     check_no_overwrite(sources, out, wanted)
     check_no_overwrite(sources, maps, wanted)
+    shape = shot_size({f: seq.path(f) for f in wanted}, wanted, refs)  # headers only
+    check_keys(refs)
+    cfg = check_model(args.model, args.k, args.size)
+    check_memory_of(shape, args.size if args.size is not None else cfg.size, cfg, args.k,
+                    len(refs))
     colorizer = Colorizer(model=args.model, backend=args.backend, device=args.device,
                           size=args.size, k=args.k, temporal=not args.no_temporal,
                           compose=args.compose, lines=args.lines)
@@ -173,9 +202,12 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     outputs = {f: out.path(f) for f in wanted}
     log = RenderLog(log_path(out.pattern, wanted), log_files(out.pattern))
     # A task killed hard (SIGKILL, a lost node) can leave the hidden temp file of the frame
-    # it was writing; the retry clears those.
+    # it was writing; the retry clears those. This run's frames and log are its own (farm
+    # chunks do not overlap), so their temp files go whatever their age; the scores file is
+    # shared by every chunk, so only temp files too old to have a live writer go.
     removed = remove_orphaned_temps([*outputs.values(), *(maps.path(f) for f in wanted),
-                                     log.path, scores_path(out.pattern)])
+                                     log.path], older_than=0.0)
+    removed += remove_orphaned_temps([scores_path(out.pattern)])
     if removed:
         print(f"inkpaint: removed {removed} temp files left by an interrupted run", flush=True)
     # Frames are written atomically, so an existing output is a complete one: a retried farm
@@ -204,12 +236,33 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     return 0
 
 
+def _write_pair(path: Path, data: bytes, map_path: Path, conf: np.ndarray | None,
+                log_it: Callable[[], None]) -> None:
+    """Write a frame and its confidence map (``conf``; None: none) as a pair: the old pair
+    goes first, the log learns the new frame (``log_it``) before it exists, and a frame
+    that cannot be written (a full disk) takes its new map with it."""
+    for stale in (path, map_path):
+        stale.unlink(missing_ok=True)
+    log_it()
+    if conf is not None:
+        write_confidence(map_path, conf)
+    try:
+        atomic_write(path, data)
+    except BaseException:
+        map_path.unlink(missing_ok=True)
+        raise
+
+
 def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
             lineart: dict[int, Path], refs: list[Reference], todo: list[int],
             out: OutputPattern, maps: OutputPattern, log: RenderLog,
             keys: dict[int, str]) -> dict[int, float]:
-    """Colour ``todo``, write each frame with its confidence map, then log it; returns the
-    frames' confidence summaries."""
+    """Colour ``todo`` and write each frame with its confidence map; returns the frames'
+    confidence summaries.
+
+    Each frame is logged before it is written and a stale output is removed first, so a run
+    killed at any point (SIGKILL included) leaves every frame either absent, or complete and
+    described by the log: the re-run after a key changes redoes exactly what it must."""
     exr = out.path(todo[0]).suffix.lower() == ".exr"
     scores = {}
     progress = Progress(len(todo), "colorize", mode=mode)
@@ -217,12 +270,12 @@ def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
         for cf in colorizer.colorize(lineart, refs, todo):
             path = out.path(cf.frame)
             conf = None if args.no_confidence else cf.confidence
-            with _sigterm_held():  # a cancel between the two writes would split the pair
-                if conf is not None and not exr:
-                    write_confidence(maps.path(cf.frame), conf)
-                write_image(path, cf.rgb, bit_depth=args.bit_depth,
-                            extra={"confidence": conf} if conf is not None and exr else None)
-            log.record(cf.frame, keys[cf.frame], path, cf.score)
+            data = encode_image(path, cf.rgb, bit_depth=args.bit_depth,
+                                extra={"confidence": conf} if conf is not None and exr else None)
+            with _sigterm_held():  # a cancel in here would split the frame, map and log
+                _write_pair(path, data, maps.path(cf.frame), None if exr else conf,
+                            partial(log.expect, cf.frame, keys[cf.frame], data, cf.score))
+                log.written(cf.frame, path)
             if cf.score is not None:
                 scores[cf.frame] = cf.score
                 _say(progress, summary_line(cf.frame, cf.score, cf.note))

@@ -18,11 +18,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..config import ModelConfig
 from ..engine.plan import validate_refs
 from ..errors import InkpaintError
 from ..farm.chunks import DEFAULT_CHUNK, ChunkPlan, plan_chunks
 from ..farm.job import JobSpec, KeySpec, is_path
 from ..frames import FrameSequence, OutputPattern, check_no_overwrite, parse_frame_range
+from ..imageio import check_writable_format
+from ..preflight import (
+    check_k,
+    check_keys,
+    check_output_folder,
+    check_size,
+    select_frames,
+    shot_size,
+)
 
 FARMS = ("openjd", "deadline", "opencue", "flamenco", "blender", "nuke")
 
@@ -100,23 +110,29 @@ def run_farm(args: argparse.Namespace) -> int:
     return _submit(args)
 
 
-def window_targets(model: str, temporal: bool) -> int:
-    """In-betweens per temporal window of ``model`` (0 when it runs without one)."""
-    if not temporal:
-        return 0
+def model_config(model: str) -> ModelConfig:
+    """The configuration of ``model``: its card's, or the preset's when a bare name's
+    weights are not on this machine (planning at a desk without them)."""
     from ..card import card_config, read_card
     from ..config import load_preset
 
     try:
-        cfg = card_config(read_card(model)[1])
+        return card_config(read_card(model)[1])
     except InkpaintError:
         if is_path(model):
             raise
         try:
-            cfg = load_preset(model)  # planning on a machine without the weights
+            return load_preset(model)
         except Exception:
             raise InkpaintError(f"unknown model '{model}': use lite, paper or a "
                                 ".safetensors path") from None
+
+
+def window_targets(model: str, temporal: bool) -> int:
+    """In-betweens per temporal window of ``model`` (0 when it runs without one)."""
+    if not temporal:
+        return 0
+    cfg = model_config(model)
     if not cfg.ablation.temporal:
         return 0
     return max(1, cfg.temporal.window - 2)
@@ -135,14 +151,14 @@ def _plan(args: argparse.Namespace) -> tuple[FrameSequence, list[KeySpec], Chunk
 
     seq = FrameSequence(args.lineart)
     first, last = seq.frames[0], seq.frames[-1]
-    seq.select(range(first, last + 1))  # a gap in the line art stops it here, not on the farm
+    select_frames(seq, None)  # a gap in the line art stops it here, not on the farm
     refs = [parse_ref(r) for r in args.ref]
     validate_refs(refs, seq.frames)
-    for r in refs:
-        for p in (r.color, r.lineart):
-            if p is not None and not p.is_file():
-                raise InkpaintError(f"key file {p} does not exist")
-    frames = parse_frame_range(args.frames) if args.frames else None
+    frames = parse_frame_range(args.frames) if args.frames is not None else None
+    # What a task would refuse, refused at the desk: every frame's header (one size, none
+    # over the pixel limit), every key decoded (readable, finite, the size of its line art).
+    shot_size({f: seq.path(f) for f in seq.frames}, seq.frames, refs)
+    check_keys(refs)
     plan = plan_chunks(first, last, [r.frame for r in refs if r.frame is not None],
                        args.chunk_size, window_targets(args.model, not args.no_temporal),
                        frames)
@@ -152,8 +168,15 @@ def _plan(args: argparse.Namespace) -> tuple[FrameSequence, list[KeySpec], Chunk
 
 
 def _submit(args: argparse.Namespace) -> int:
+    check_k(args.k, model_config(args.model))
+    if args.size is not None:
+        check_size(args.size)
+    if args.job_dir is not None and args.job_dir.exists() and not args.job_dir.is_dir():
+        raise InkpaintError(f"--job-dir {args.job_dir} is a file, not a folder")
     seq, keys, plan = _plan(args)
     out = OutputPattern(args.out, like=seq)
+    check_writable_format(out.path(seq.frames[0]), args.bit_depth)
+    check_output_folder(out.folder, writable=False)
     sources = [seq.path(f) for f in seq.frames] + [k.color for k in keys]
     check_no_overwrite(sources, out, [f for c in plan.chunks for f in c.frames])
     name = args.name or job_name(seq)

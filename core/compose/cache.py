@@ -140,7 +140,23 @@ class RenderLog:
         entries of every frame it finished."""
         out = Path(output)
         st = out.stat()
-        e = Entry(key, file_digest(out), st.st_size, st.st_mtime_ns, score)
+        self._save(frame, Entry(key, file_digest(out), st.st_size, st.st_mtime_ns, score))
+
+    def expect(self, frame: int, key: str, data: bytes, score: float | None) -> None:
+        """Log a frame *before* ``data`` is written as its output, and save at once. Killed
+        at any point after this, the output is either not there yet (so it is redone) or is
+        exactly ``data`` (so it is described): no frame is ever written unlogged. ``written``
+        adds the file's mtime afterwards, so re-runs need not hash it again."""
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        self._save(frame, Entry(key, digest, len(data), 0, score))
+
+    def written(self, frame: int, output: str | os.PathLike) -> None:
+        """The output ``expect`` announced is now on disk: remember its mtime."""
+        e, st = self.mine[frame], Path(output).stat()
+        if st.st_size == e.size:
+            self._save(frame, Entry(e.key, e.digest, e.size, st.st_mtime_ns, e.score))
+
+    def _save(self, frame: int, e: Entry) -> None:
         self.mine[frame] = e
         self.entries[frame] = [e]
         data = {str(f): [e.key, e.digest, e.size, e.mtime_ns, e.score]

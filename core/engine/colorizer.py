@@ -23,9 +23,10 @@ from ..compose.palette import to_u8
 from ..compose.review import region_note
 from ..errors import InkpaintError
 from ..frames import format_frames
-from ..imageio import read_color, read_image
+from ..imageio import read_image, read_key
 from ..inputs import from_net, line_planes, to_net
 from ..motion import FrameMotion, Guide, guide, temporal_weights, warp_key
+from ..preflight import check_k, check_memory_of, check_size, shot_size
 from ..preprocess import Fit, fit, line_art, unfit
 from .backends import Backend, make_backend
 from .plan import Reference, Window, plan_windows, select_refs, validate_refs
@@ -60,13 +61,8 @@ class Colorizer:
                  lines: str = "keep") -> None:
         self.backend: Backend = make_backend(backend, model, device, expect_preset)
         self.cfg = self.backend.cfg
-        self.size = size or self.cfg.size
-        if self.size < 32:
-            raise InkpaintError(f"--size {self.size} is too small: use 32 or more")
-        if not 1 <= k <= self.cfg.max_refs:
-            raise InkpaintError(f"K = {k} references per frame is not supported: "
-                                f"use 1 to {self.cfg.max_refs}")
-        self.k = k
+        self.size = check_size(size) if size is not None else self.cfg.size
+        self.k = check_k(k, self.cfg)
         self.temporal = temporal and self.cfg.ablation.temporal
         if compose not in MODES or lines not in LINE_MODES:
             raise InkpaintError(f"--compose must be one of {', '.join(MODES)} and --lines one "
@@ -186,8 +182,9 @@ class Colorizer:
     def _preflight(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
                    windows: Sequence[Window], wanted: Sequence[int],
                    digests: dict[Path, str] | None = None) -> tuple[int, int]:
-        """Decode every input once before any output; ``digests`` (when given) collects the
-        pixel digest of every line-art file, which tells held cels."""
+        """Check every input before any output, cheapest first: the files' headers (sizes,
+        ``limits.MAX_PIXELS``, the run's memory), then every file decoded once. ``digests``
+        (when given) collects the pixel digest of every line-art file, which tells held cels."""
         missing = [f for f in wanted if f not in lineart]
         if missing:
             raise InkpaintError(f"line-art frames {format_frames(missing)} are missing")
@@ -195,20 +192,14 @@ class Colorizer:
         for w in windows:
             needed |= set(w.frames)
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
-        shape = None
+        shape = shot_size(lineart, sorted(needed), refs)
+        check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
         for f in sorted(needed):
-            hw, digest = self._inspect(lineart[f])
+            digest = self._inspect(lineart[f])[1]
             if digests is not None:
                 digests[lineart[f]] = digest
-            if shape is None:
-                shape, first = hw, f
-            elif hw != shape:
-                raise InkpaintError(
-                    f"line-art frame {f} is {hw[1]}x{hw[0]} but frame {first} is "
-                    f"{shape[1]}x{shape[0]}: all frames of a shot must have one size"
-                )
         for r in refs:
-            read_color(r.color)
+            read_key(r.color)
             if r.lineart is not None:
                 digest = self._inspect(r.lineart)[1]
                 if digests is not None:
@@ -278,7 +269,7 @@ class _Run:
         self.memory = (segment, art.guide, to_u8(rgb))
 
     def _cel(self, ref: Reference) -> RefCel:
-        rgb, _ = read_color(ref.color)
+        rgb = read_key(ref.color)
         return prepare_reference(rgb, read_image(ref.lineart or self.lineart[ref.frame]).pixels)
 
     def finish(self, frame: int, net: np.ndarray, art: _Lineart,
@@ -316,7 +307,7 @@ class _Run:
         return _to_canvas(img, self.fit.padded, pad_value)
 
     def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
-        rgb, _ = read_color(ref.color)
+        rgb = read_key(ref.color)
         lines = self.planes(ref.lineart or self.lineart[ref.frame]).planes
         return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
 
@@ -324,7 +315,7 @@ class _Run:
                     is_reference: bool) -> ColoredFrame:
         """A reference's own colours as frame ``frame`` (the reference itself, or a cel that
         holds its drawing): exactly as painted, so fully sure."""
-        rgb, _ = read_color(ref.color)
+        rgb = read_key(ref.color)
         if rgb.shape[:2] != self.shape:
             rgb = unfit(self._fit(rgb, None), self.fit)
         if not self.owner.composes:

@@ -51,6 +51,7 @@ def validate_refs(refs: Sequence[Reference], shot: Sequence[int]) -> None:
     if not refs:
         raise InkpaintError("no reference frames given: add at least one --ref FRAME=COLOR")
     first, last = min(shot), max(shot)
+    frames = set(shot)
     seen: set[int] = set()
     for r in refs:
         if r.frame is None:
@@ -62,6 +63,11 @@ def validate_refs(refs: Sequence[Reference], shot: Sequence[int]) -> None:
             raise InkpaintError(
                 f"reference frame {r.frame} is outside the shot ({first}-{last}): "
                 "give a frame of the shot, or use it as a model sheet (--ref sheet=COLOR,LINEART)"
+            )
+        if r.lineart is None and r.frame not in frames:
+            raise InkpaintError(
+                f"reference frame {r.frame} has no line art in the shot: render that frame, "
+                f"or give its line art (--ref {r.frame}=COLOR,LINEART)"
             )
         if r.frame in seen:
             raise InkpaintError(f"two references for frame {r.frame}: keep one")

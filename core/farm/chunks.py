@@ -102,7 +102,8 @@ class ChunkPlan:
         }
 
     def text(self) -> str:
-        lines = [f"frames {self.first}-{self.last}, keys {', '.join(map(str, self.keys))}: "
+        keys = ", ".join(map(str, self.keys)) or "none (model sheets only)"
+        lines = [f"frames {self.first}-{self.last}, keys {keys}: "
                  f"{len(self.chunks)} chunks of at most {self.chunk_size} frames in "
                  f"{len(self.units)} units"
                  + (f" (temporal window: {self.window} in-betweens)" if self.window else "")]
@@ -144,12 +145,11 @@ def plan_chunks(first: int, last: int, keys: Iterable[int], max_size: int = DEFA
                 window: int = 0, frames: range | None = None) -> ChunkPlan:
     """Chunks of the shot ``first``-``last`` with painted ``keys``; ``window`` is the number of
     in-betweens per temporal window (0 without the temporal network). ``frames`` limits the
-    plan to part of the shot (pick-ups) while keeping the cuts where the full plan has them."""
+    plan to part of the shot (pick-ups) while keeping the cuts where the full plan has them.
+    No keys (model sheets only, as ``colorize`` takes them) make the whole shot one unit."""
     keys = tuple(sorted(set(keys)))
     if first > last:
         raise InkpaintError(f"bad shot range {first}-{last}")
-    if not keys:
-        raise InkpaintError("no reference frames given: add at least one --ref FRAME=COLOR")
     outside = [k for k in keys if not first <= k <= last]
     if outside:
         raise InkpaintError(f"reference frame {outside[0]} is outside the shot ({first}-{last})")
