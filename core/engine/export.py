@@ -4,6 +4,7 @@ and on farms) with dynamic batch, K, frame count and frame size."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,13 @@ def _prune(g: onnx.GraphProto) -> None:
 def _export(net: torch.nn.Module, args: tuple, names: list[str], dynamic: dict, path: Path,
             sha: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.onnx.export(net, args, str(tmp), input_names=names, output_names=["y"],
-                      dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+    with warnings.catch_warnings():
+        # Known and harmless here: ``latents`` is a Python flag, constant in a trace, and
+        # instance norm always uses the input's statistics, train mode or not.
+        warnings.filterwarnings("ignore", message="Converting a tensor to a Python boolean")
+        warnings.filterwarnings("ignore", message="ONNX export mode is set to TrainingMode")
+        torch.onnx.export(net, args, str(tmp), input_names=names, output_names=["y"],
+                          dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
     model = onnx.load(str(tmp))
     _flash_attention(model)
     for key, value in ((SHA_KEY, sha), (FORMAT_KEY, EXPORT_FORMAT)):
