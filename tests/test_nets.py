@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
 from core.config import load_preset
@@ -19,6 +20,7 @@ from core.nets import (
     spectral_norm_marked,
 )
 from core.nets.sim import Sim, attention
+from core.nets.temporal import _Up
 
 
 def _refs(b: int, k: int, h: int, w: int):
@@ -167,3 +169,10 @@ def test_sim_attention_kernel_equals_plain_softmax():
     kk, v = torch.randn(2, 600, 4), torch.randn(2, 600, 4)
     plain = torch.softmax(q @ kk.transpose(1, 2), -1) @ v
     assert torch.allclose(attention(q, kk, v), plain, atol=1e-5)
+
+
+def test_temporal_upsampling_is_exactly_nearest():
+    """The temporal network's x2 upsampling (run as a 4-D resize) is the 5-D nearest one."""
+    x = torch.randn(2, 3, 4, 5, 7)
+    up = _Up()(x)
+    assert torch.equal(up, F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="nearest"))
