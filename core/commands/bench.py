@@ -168,23 +168,19 @@ def run_bench(args: argparse.Namespace) -> int:
 def _sizes(preset: str, backends: list[str], sizes: list[int], root: Path, repeat: int,
            budget_mb: float) -> None:
     """Cost per in-between as the working size grows, and the largest size whose peak fits
-    ``budget_mb``: peak RSS grows with the pixel count (activations; Sim's attention never
-    holds its score matrix), so a line through the two largest sizes measured, in pixels,
-    extrapolates it."""
+    ``budget_mb``. Sim's attention never holds its score matrix and large frames go through
+    G one target per call (``PIXELS_PER_CALL``), so above the loaded model the peak grows
+    with the pixel count: the largest size measured, per pixel, extrapolates it."""
     print(f"\n{preset} by working size (square frames):\n")
     print("| size | backend | ms/frame | net ms/frame | peak RSS MB |")
     print("|---|---|---|---|---|")
     for backend in backends:
-        peaks = []
         for size in sizes:
             r = _row(preset, backend, size, root, repeat)
-            peaks.append((size * size, r["peak_rss_mb"]))
             print(f"| {size} | {backend} | {r['ms_per_frame']:.0f} | "
                   f"{r['net_ms_per_frame']:.0f} | {r['peak_rss_mb']:.0f} |", flush=True)
-        if len(peaks) >= 2:
-            (a0, m0), (a1, m1) = peaks[-2:]
-            per_px = (m1 - m0) / (a1 - a0)
-            side = int(((budget_mb - m1) / per_px + a1) ** 0.5) // SIZE_STEP * SIZE_STEP
-            print(f"\n{backend}: {per_px * 2**20:.0f} bytes per working pixel; largest working "
-                  f"size within {budget_mb / 1024:.0f} GB: about {side}x{side} "
-                  "(extrapolated)\n", flush=True)
+        per_px = (r["peak_rss_mb"] - r["rss_loaded_mb"]) / size**2
+        side = int(((budget_mb - r["rss_loaded_mb"]) / per_px) ** 0.5) // SIZE_STEP * SIZE_STEP
+        print(f"\n{backend}: {per_px * 2**20:.0f} bytes per working pixel at {size}; largest "
+              f"working size within {budget_mb / 1024:.0f} GB: about {side}x{side} "
+              "(extrapolated)\n", flush=True)
