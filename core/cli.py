@@ -91,7 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", default="torch,onnx")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--repeat", type=int, default=2,
+                   help="fresh processes per row, best kept (the machine may be shared)")
+    p.add_argument("--sizes", help="working sizes for the cost-by-size table, e.g. "
+                   "256,512,1024 (first preset only)")
+    p.add_argument("--budget-mb", type=float, default=8192,
+                   help="memory budget the largest working size is solved for")
     p.add_argument("--one", help=argparse.SUPPRESS)  # PRESET:BACKEND, run in a child process
+    p.add_argument("--dir", help=argparse.SUPPRESS)  # the child's prepared weights and shots
 
     p = sub.add_parser("bench-compose", help="composition speed and memory at 1080p "
                        "(network excluded; --stream N: a long shot)")

@@ -7,6 +7,7 @@ checking and export code users run; what the networks output is not what these t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,17 @@ def make_weights(folder: Path, preset: str = "lite", seed: int = 0) -> Path:
     path = folder / f"{preset}.safetensors"
     save_weights(path, gens, {"note": "random init for tests"})
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory) -> Iterator[Path]:
+    """Where the onnx backend caches its run-time exports during the tests (children
+    inherit it): a temporary folder, never the user's own cache."""
+    folder = tmp_path_factory.mktemp("inkpaint-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("INKPAINT_CACHE", str(folder))
+    yield folder
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,9 @@ backends agreeing, ranges computing exactly what a full run computes, streaming.
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +41,8 @@ def test_frames_in_order_at_native_size_with_refs_passed_through(torch_colorizer
     assert not out[1].is_reference and 0.0 <= out[1].rgb.min() and out[1].rgb.max() <= 1.0
 
 
-def test_onnx_runtime_matches_pytorch(lite_weights, shot):
+def test_onnx_runtime_matches_pytorch(lite_weights, shot, tmp_path, monkeypatch):
+    monkeypatch.setenv("INKPAINT_CACHE", str(tmp_path / "cache"))
     lineart, refs = _inputs(shot)
     frames = range(shot["first"], shot["first"] + 9)
     kw = {"size": 64, "compose": "network"}  # the backends, not the composition, are compared
@@ -46,6 +50,37 @@ def test_onnx_runtime_matches_pytorch(lite_weights, shot):
     b = list(Colorizer(str(lite_weights), backend="onnx", **kw).colorize(lineart, refs, frames))
     diff = max(float(np.abs(x.rgb - y.rgb).max()) for x, y in zip(a, b))
     assert diff <= 1e-3
+    # exported at run time into the user's cache, not beside the weights
+    assert not list(lite_weights.parent.glob("*.onnx"))
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 2
+
+
+def test_onnx_backend_runs_without_torch_and_flash_attention(lite_weights, shot, tmp_path):
+    """A fresh process colouring with ONNX Runtime never imports PyTorch (its import alone is
+    ~250 MB), and Sim runs as MultiHeadAttention, not as a materialised score matrix."""
+    import onnx
+
+    from core.engine.backends import onnx_paths
+    from core.engine.export import export_onnx
+    from core.weights import sha256
+
+    cache = tmp_path / "cache" / "onnx"
+    g_path, _ = export_onnx(str(lite_weights), cache)
+    assert g_path == onnx_paths(lite_weights, sha256(lite_weights), cache)[0]
+    ops = {n.op_type for n in onnx.load(str(g_path)).graph.node}
+    assert "MultiHeadAttention" in ops and "Softmax" not in ops
+    code = ("import sys; from pathlib import Path; from core.engine.colorizer import Colorizer; "
+            "from core.engine.plan import Reference; from core.frames import FrameSequence; "
+            "seq = FrameSequence(sys.argv[2]); d = Path(sys.argv[2]).parent; "
+            "refs = [Reference(d / f'color.{f}.png', f) for f in (1001, 1024)]; "
+            "c = Colorizer(sys.argv[1], backend='onnx', size=64); "
+            "frames = {f: seq.path(f) for f in seq.frames}; "
+            "n = sum(1 for _ in c.colorize(frames, refs, range(1001, 1005))); "
+            "print(n, 'torch' in sys.modules)")
+    env = dict(os.environ, INKPAINT_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", code, str(lite_weights), shot["lineart"]],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["4", "False"]
 
 
 def test_a_range_computes_what_the_full_run_computes(torch_colorizer, shot):

@@ -19,7 +19,8 @@ from core.nets import (
     baked_state_dict,
     spectral_norm_marked,
 )
-from core.nets.sim import Sim
+from core.nets.sim import Sim, attention
+from core.nets.temporal import _Up
 
 
 def _refs(b: int, k: int, h: int, w: int):
@@ -162,6 +163,16 @@ def test_baked_weights_reproduce_the_normalised_network():
 
 
 def test_sim_attention_kernel_equals_plain_softmax():
-    q, kk, v = torch.randn(1, 20, 4), torch.randn(1, 40, 4), torch.randn(1, 40, 4)
+    """The flash kernel Sim runs (on a transposed, non-contiguous query, as Sim passes it)
+    gives the paper's softmax(q . k^T) . v, unscaled."""
+    q = torch.randn(2, 4, 300).transpose(1, 2)
+    kk, v = torch.randn(2, 600, 4), torch.randn(2, 600, 4)
     plain = torch.softmax(q @ kk.transpose(1, 2), -1) @ v
-    assert torch.allclose(F.scaled_dot_product_attention(q, kk, v, scale=1.0), plain, atol=1e-5)
+    assert torch.allclose(attention(q, kk, v), plain, atol=1e-5)
+
+
+def test_temporal_upsampling_is_exactly_nearest():
+    """The temporal network's x2 upsampling (run as a 4-D resize) is the 5-D nearest one."""
+    x = torch.randn(2, 3, 4, 5, 7)
+    up = _Up()(x)
+    assert torch.equal(up, F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="nearest"))

@@ -10,22 +10,31 @@ from ..config import ModelConfig, load_preset, preset_names
 from ..errors import InkpaintError
 
 
-def network_cost(cfg: ModelConfig, size: int, k: int = 2) -> dict[str, float]:
-    """Parameters (millions) and GFLOPs per frame at ``size``x``size``: G for one target with
-    its K references encoded, and T per frame of a full window."""
+def network_cost(cfg: ModelConfig, size: int, k: int = 2, targets: int = 1
+                 ) -> dict[str, float]:
+    """Parameters (millions) and GFLOPs per frame at ``size``x``size``: G per target when
+    ``targets`` targets share their K encoded references (the engine colours the in-betweens
+    between two keys in one call), and T per frame of a full window."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..weights import build_generators
 
     gens = build_generators(cfg)
-    x = torch.zeros(1, 1, size, size)
+    x = torch.zeros(targets, 1, size, size)
     refs = (torch.zeros(1, k, 1, size, size), torch.zeros(1, k, 1, size, size),
             torch.zeros(1, k, 3, size, size))
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         gens.G.eval()(x, x, *refs)
+    # Sim's attention (q . keys^T, then . vals: 2 FLOPs per multiply-add) runs in PyTorch's CPU
+    # flash kernel, which the FLOP counter has no formula for.
+    g = cfg.generator
+    tokens = (size // 4) ** 2
+    sim = 4 * tokens * k * tokens * (g.enc_channels[-1] // g.sim_reduction) if cfg.ablation.sim \
+        else 0
     out = {"G_params_M": sum(p.numel() for p in gens.G.parameters()) / 1e6,
-           "G_gflop": fc.get_total_flops() / 1e9, "T_params_M": 0.0, "T_gflop": 0.0}
+           "G_gflop": (fc.get_total_flops() / targets + sim) / 1e9, "T_params_M": 0.0,
+           "T_gflop": 0.0}
     if gens.T is not None:
         n = cfg.temporal.window
         s = torch.zeros(1, 1, n, size, size)

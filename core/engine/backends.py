@@ -9,6 +9,7 @@ Arrays are float32 in [-1, 1]:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,11 @@ import numpy as np
 from ..card import card_config, read_card
 from ..config import ModelConfig
 from ..errors import InkpaintError
+
+# Target pixels per G call: a whole window's in-betweens (6) up to 512 px, where batching
+# them saves per-call overhead; fewer above, where activations (about 0.75 KB per target
+# pixel for lite on ONNX Runtime) would dominate the peak RSS and batching gains nothing.
+PIXELS_PER_CALL = 6 * 512 * 512
 
 
 def _seq(lines: np.ndarray, colours: np.ndarray, is_ref: np.ndarray) -> list[np.ndarray]:
@@ -41,8 +47,15 @@ class Backend:
     def _run(self, net, *arrays: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def colour(self, planes, ref_planes, ref_colours):
-        return self._run(self.G, *_g_inputs(planes, ref_planes, ref_colours))
+    def colour(self, planes: np.ndarray, ref_planes: np.ndarray,
+               ref_colours: np.ndarray) -> np.ndarray:
+        """G over a batch of targets sharing one reference set, in calls of at most
+        ``PIXELS_PER_CALL`` target pixels: each target is coloured independently, so the
+        split changes no result, and it bounds the activations at large working sizes."""
+        n = max(1, PIXELS_PER_CALL // (planes.shape[2] * planes.shape[3]))
+        return np.concatenate([self._run(self.G, *_g_inputs(planes[i:i + n], ref_planes,
+                                                            ref_colours))
+                               for i in range(0, len(planes), n)])
 
     def temporal(self, lines, colours, is_ref):
         if self.T is None:
@@ -79,12 +92,28 @@ class TorchBackend(Backend):
 
 
 SHA_KEY = "inkpaint_weights_sha256"
+# Bumped when the exported graph changes for the same weights (2: Sim's attention as ONNX
+# Runtime's flash MultiHeadAttention), so exports made by an older version are redone.
+FORMAT_KEY, EXPORT_FORMAT = "inkpaint_export_format", "2"
 
 
-def onnx_paths(weights: Path) -> tuple[Path, Path]:
-    """Where the exported G and T of a weights file live: beside it."""
-    stem = weights.with_suffix("")
+def onnx_paths(weights: Path, sha: str | None = None,
+               folder: Path | None = None) -> tuple[Path, Path]:
+    """Where the exported G and T of a weights file live: beside it, or in ``folder`` named
+    by the weights' checksum (so one cache serves any number of weights files)."""
+    stem = weights.with_suffix("") if folder is None else Path(folder) / sha[:16]
     return Path(f"{stem}.G.onnx"), Path(f"{stem}.T.onnx")
+
+
+def cache_dir() -> Path:
+    """The user's cache for ONNX exports made at run time ($INKPAINT_CACHE, else the
+    platform's cache folder): never beside the weights, which may be a read-only install or a
+    shared pipeline folder."""
+    if os.environ.get("INKPAINT_CACHE"):
+        return Path(os.environ["INKPAINT_CACHE"])
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "inkpaint" / "cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "inkpaint"
 
 
 class OnnxBackend(Backend):
@@ -104,15 +133,24 @@ class OnnxBackend(Backend):
         self.device = "cuda" if use_cuda else "cpu"
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # The CPU arena keeps the largest activations of every call reserved for the whole
+        # run (+200 MB peak RSS for lite at 256 px) and measured no faster here; the memory
+        # pattern planner, which reuses buffers within a call, stays on.
+        opts.enable_cpu_mem_arena = False
         providers = (["CUDAExecutionProvider"] if use_cuda else []) + ["CPUExecutionProvider"]
 
         def session(p: Path):
             return ort.InferenceSession(str(p), opts, providers=providers)
 
-        g_path, t_path = onnx_paths(path)
-        if not g_path.is_file() or _exported_from(session(g_path)) != card["sha256"]:
-            _export_now(str(path))
-        self.G = session(g_path)
+        sha = card["sha256"]
+        for folder in (None, cache_dir() / "onnx"):  # shipped beside the weights, or cached
+            g_path, t_path = onnx_paths(path, sha, folder)
+            if g_path.is_file() and _current(g := session(g_path), sha):
+                break
+        else:
+            _export_now(str(path), g_path.parent)
+            g = session(g_path)
+        self.G = g
         self.T = session(t_path) if self.cfg.ablation.temporal else None
 
     def _run(self, sess, *arrays: np.ndarray) -> np.ndarray:
@@ -121,19 +159,36 @@ class OnnxBackend(Backend):
         return sess.run(None, feed)[0]
 
 
+def _current(sess, sha: str) -> bool:
+    """Whether a session's model is an export of the weights with checksum ``sha`` in this
+    version's format (the metadata ``export`` records)."""
+    meta = sess.get_modelmeta().custom_metadata_map
+    return meta.get(SHA_KEY) == sha and meta.get(FORMAT_KEY) == EXPORT_FORMAT
 
-def _exported_from(sess) -> str | None:
-    """The weights checksum that ``export`` recorded in the model's metadata."""
-    return sess.get_modelmeta().custom_metadata_map.get(SHA_KEY)
 
+def _export_now(model: str, folder: Path) -> None:
+    """Export in a child process: PyTorch and the exporter cost several hundred MB that the
+    process running ONNX Runtime would otherwise keep to its end. The child imports this
+    package from the folder it lives in, whatever its name there (core only imports itself
+    relatively), and not through the caller's main script."""
+    import importlib.util
+    import subprocess
+    import sys
 
-def _export_now(model: str) -> None:
-    try:
-        from .export import export_onnx
-    except ImportError as exc:
+    if importlib.util.find_spec("torch") is None:
         raise InkpaintError(f"no ONNX export of {model} found and PyTorch is not installed to "
-                            "make one: run `inkpaint export --model ...` where torch is") from exc
-    export_onnx(model)
+                            "make one: run `inkpaint export --model ...` where torch is")
+    package = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(package.parent), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    code = (f"import sys; from {package.name}.engine.export import export_onnx; "
+            "export_onnx(sys.argv[1], sys.argv[2])")
+    r = subprocess.run([sys.executable, "-c", code, model, str(folder)], env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+        raise InkpaintError(f"exporting {model} to ONNX failed ({last}): run `inkpaint "
+                            "export --model ...` to see the whole error")
 
 
 def make_backend(name: str, model: str, device: str = "auto",

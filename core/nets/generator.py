@@ -87,8 +87,7 @@ class ColorTransformGenerator(nn.Module):
         f = self.EnL(x)
         out: dict[str, torch.Tensor] = {}
         if self.use_sim:
-            fdr = self._encode_refs(self.EnD, dr).expand(b, -1, -1, -1, -1)
-            fyr = self._encode_refs(self.EnC, yr).expand(b, -1, -1, -1, -1)
+            fdr, fyr = self._encode_refs(self.EnD, dr), self._encode_refs(self.EnC, yr)
             f_sim = self.Sim(self.EnD(d), fdr, fyr)
             f = f + f_sim
             if latents:

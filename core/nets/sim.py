@@ -31,20 +31,24 @@ class Sim(nn.Module):
         self.out = nn.Conv2d(cr, c, 1)
 
     def forward(self, fd: torch.Tensor, fdr: torch.Tensor, fyr: torch.Tensor) -> torch.Tensor:
-        """fd: [B, C, h, w] target; fdr, fyr: [B, K, C, h, w] references. Returns f_sim."""
-        b, k, c, h, w = fdr.shape
-        pair = torch.cat([fdr, fd.unsqueeze(1).expand(b, k, c, h, w)], dim=2).flatten(0, 1)
+        """fd: [B, C, h, w] target; fdr, fyr: [Br, K, C, h, w] references, Br = B or Br = 1
+        (one reference set shared by every target). Returns f_sim."""
+        b, (br, k, c, h, w) = fd.shape[0], fdr.shape
+        pair = torch.cat([fdr.expand(b, k, c, h, w), fd.unsqueeze(1).expand(b, k, c, h, w)],
+                         dim=2).flatten(0, 1)
         m = torch.sigmoid(self.mask_m(pair)).view(b, k, c, h, w)
         n = torch.sigmoid(self.mask_n(pair)).view(b, k, c, h, w)
         f_my = fyr * m
 
-        q = self.query(fd).flatten(2).transpose(1, 2)  # [B, hw, C~]
-        keys = self._per_ref_tokens(self.key, fdr)  # [B, K*hw, C~]
-        vals = self._per_ref_tokens(self.value, fyr)  # [B, K*hw, C~]
-        # softmax(q . keys^T) . vals with no 1/sqrt(d) scaling: exactly M~ and f_C . M~ of the
-        # paper, computed by the fused kernel so a 512 px frame does not materialise M~.
-        f_mat = F.scaled_dot_product_attention(q, keys, vals, scale=1.0)
-        f_mat = self.out(f_mat.transpose(1, 2).reshape(b, -1, h, w)).unsqueeze(1)
+        # Shared references: their keys and values are computed once, and the B targets'
+        # tokens form one query sequence against them (each query row has its own softmax, so
+        # this is the same as B separate matches).
+        cr = self.query.out_channels
+        q = self.query(fd).flatten(2).transpose(1, 2).reshape(br, -1, cr)
+        keys = self._per_ref_tokens(self.key, fdr)  # [Br, K*hw, C~]
+        vals = self._per_ref_tokens(self.value, fyr)  # [Br, K*hw, C~]
+        f_mat = attention(q, keys, vals).reshape(b, h * w, cr)
+        f_mat = self.out(f_mat.transpose(1, 2).reshape(b, cr, h, w)).unsqueeze(1)
         return ((1 - n) * f_mat + f_my * n).mean(dim=1)
 
     @staticmethod
@@ -52,3 +56,15 @@ class Sim(nn.Module):
         b, k = f.shape[:2]
         t = conv(f.flatten(0, 1))  # [B*K, C~, h, w]
         return t.flatten(2).transpose(1, 2).reshape(b, -1, t.shape[1])
+
+
+def attention(q: torch.Tensor, keys: torch.Tensor, vals: torch.Tensor) -> torch.Tensor:
+    """softmax(q . keys^T) . vals over [B, tokens, C~] with no 1/sqrt(d) scaling: exactly M~
+    and f_C . M~ of the paper, without ever holding M~ ([B, hw, K*hw]: 0.8 GB for 6 targets
+    at 256 px, 13 GB for one at 1024 px). PyTorch's CPU flash kernel only takes 4-D
+    [B, heads, tokens, C] inputs with contiguous tokens (3-D, transposed or broadcast ones
+    fall back to the kernel that materialises M~), hence the one head; the ONNX export
+    turns this call into ONNX Runtime's MultiHeadAttention, whose CPU kernel is a flash
+    kernel too (``core.engine.export``)."""
+    return F.scaled_dot_product_attention(q.contiguous()[:, None], keys.contiguous()[:, None],
+                                          vals.contiguous()[:, None], scale=1.0)[:, 0]

@@ -60,8 +60,15 @@ class GatedLGTSMConv(nn.Module):
 
 
 class _Up(nn.Module):
+    """x2 nearest-neighbour upsampling in space. Frames and channels are folded into one axis
+    (a view) so it runs as a 4-D resize: exactly the 5-D ``scale_factor=(1, 2, 2)`` result,
+    and ONNX Runtime's 5-D Resize took 40 % of the temporal network's time on a CPU (the 4-D
+    one, 3 %)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="nearest")
+        b, c, t, h, w = x.shape
+        up = F.interpolate(x.reshape(b, c * t, h, w), scale_factor=2.0, mode="nearest")
+        return up.reshape(b, c, t, 2 * h, 2 * w)
 
 
 class TemporalGenerator(nn.Module):
