@@ -160,8 +160,9 @@ def sources(names: tuple[str, ...], clips: int, size: int
             from ..data.openmoji import emoji_shot, illustrations
 
             chosen = illustrations("eval", clips)
-            out[name] = lambda t: (emoji_shot(p, EVAL_SEED_BASE + i, frames=t, size=size)
-                                   for i, p in enumerate(chosen))
+            out[name] = lambda t, chosen=chosen: (
+                emoji_shot(p, EVAL_SEED_BASE + i, frames=t, size=size)
+                for i, p in enumerate(chosen))
         else:
             raise ValueError(f"unknown set {name!r}")
     return out

