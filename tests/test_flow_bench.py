@@ -18,7 +18,7 @@ import torch
 from core.data.procedural import render_shot
 from core.eval import flow_bench, rife
 from core.eval.regions import line_mask
-from core.motion import Motion, guide
+from core.motion import Motion, chain, guide
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_weights = pytest.mark.skipif(not rife.weights_path().is_file(),
@@ -75,7 +75,7 @@ def test_chain_adds_the_motions_and_multiplies_validity() -> None:
                    np.full((h, w), 0.5, np.float32))
     then = Motion(np.broadcast_to(np.float32([3, 1]), (h, w, 2)).copy(),
                   np.full((h, w), 0.8, np.float32))
-    both = flow_bench.chain(first, then)
+    both = chain(first, then)
     np.testing.assert_allclose(both.flow, np.broadcast_to([5, 1], (h, w, 2)), atol=1e-5)
     np.testing.assert_allclose(both.valid, 0.4, atol=1e-6)
 

@@ -14,6 +14,8 @@ Methods:
 - ``dis``: DIS between the in-between's guide and the key's, forward-backward checked (shipped).
 - ``dis-chain``: DIS between neighbouring frames, composed t -> t-1 -> ... -> key (flows
   added through warping, validities multiplied along the chain).
+- ``dis-both``: each key warped both ways (direct and chained) and the two warps blended like
+  two keys, so each pixel leans on whichever the warp agreement backs.
 - ``rife`` / ``rife-lines``: RIFE 4.x's flow t -> key on the guides / on the plain line
   images, forward-backward checked like DIS.
 - ``rife-chain``: RIFE's neighbour flows on the guides, chained.
@@ -32,14 +34,14 @@ import cv2
 import numpy as np
 
 from ..data.procedural import Shot, render_shot
-from ..motion import Guide, Motion, guide, warp, warp_anchor
+from ..motion import Guide, Motion, chain, guide, warp_anchor
 from ..motion.flow import FLOW_SIDE, consistency
 from ..motion.flow import flow as dis_flow
 from ..train.clips import EVAL_SEED_BASE
 from .evaluate import bracketing, frame_metrics, moving_mask, nearest_reference, reference_frames
 from .regions import line_mask
 
-METHODS = ("copy", "dis", "dis-chain", "rife", "rife-lines", "rife-chain")
+METHODS = ("copy", "dis", "dis-chain", "dis-both", "rife", "rife-lines", "rife-chain")
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -53,13 +55,6 @@ def plain(mask: np.ndarray) -> np.ndarray:
                                                          max(1, round(h * s))),
                           interpolation=cv2.INTER_AREA)
     return np.clip((1.0 - np.asarray(mask, np.float32)) * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
-def chain(first: Motion, then: Motion) -> Motion:
-    """``first`` (a -> b) followed by ``then`` (b -> c): a -> c. Each pixel of a follows its
-    flow into b and picks up b's flow there; it is trusted as far as both steps are."""
-    return Motion(first.flow + warp(then.flow, first.flow),
-                  first.valid * warp(then.valid, first.flow))
 
 
 class Flows:
@@ -99,6 +94,15 @@ def _rife(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return rife.flow(a, b)
 
 
+def key_motions(fl: Flows, method: str, frame: int, key: int) -> list[Motion]:
+    """The motions ``frame -> key`` a method warps the key by."""
+    if method.endswith("-chain"):
+        return [fl.chained(frame, key)]
+    if method.endswith("-both"):
+        return [fl.direct(frame, key), fl.chained(frame, key)]
+    return [fl.direct(frame, key)]
+
+
 def anchors(shot: Shot, methods: tuple[str, ...], refs: tuple[int, ...]
             ) -> dict[str, dict[int, np.ndarray]]:
     """Each method's 8-bit anchor frames (float [0, 1]) for the clip's in-betweens."""
@@ -119,11 +123,10 @@ def anchors(shot: Shot, methods: tuple[str, ...], refs: tuple[int, ...]
             if method == "copy":
                 out[method][f] = rgb[nearest_reference(f, refs)]
                 continue
-            base = method.removesuffix("-chain")
-            fl = flows[base]
-            motions = [fl.chained(f, k) if method.endswith("-chain") else fl.direct(f, k)
-                       for k in keys]
-            pred = warp_anchor(guides[f], [(guides[k], rgb[k], k) for k in keys], f, motions)
+            fl = flows[method if method == "rife-lines" else method.split("-")[0]]
+            pairs = [(k, m) for k in keys for m in key_motions(fl, method, f, k)]
+            pred = warp_anchor(guides[f], [(guides[k], rgb[k], k) for k, _ in pairs], f,
+                               [m for _, m in pairs])
             out[method][f] = np.round(np.clip(pred, 0, 1) * 255) / 255
     return out
 
@@ -199,24 +202,26 @@ def timings(methods: tuple[str, ...], repeat: int = 3) -> dict[str, dict[str, fl
 Results = dict[tuple[str, int], tuple[int, dict[str, list[dict[str, float]]]]]
 
 
-def table(results: Results, costs: dict[str, dict[str, float]]) -> str:
-    def cost(method: str) -> str:
-        c = costs.get(method.split("-")[0])
-        if c is None:
-            return "–"
-        flows = "2 x 2" if not method.endswith("chain") else "2 x 2 per step"
-        return f"{c['256']:.0f} / {c['1080p']:.0f} ({flows})"
-
-    rows = ["| method | set | frames | clips | PSNR | moving PSNR | SSIM | ms/flow 256² / 1080p |",
-            "|---|---|---|---|---|---|---|---|"]
+def table(results: Results) -> str:
+    rows = ["| method | set | frames | clips | PSNR | moving PSNR | SSIM |",
+            "|---|---|---|---|---|---|---|"]
     for (name, frames), (n, per) in results.items():
-        for method, frames_ in per.items():
-            psnr = np.mean([s["psnr"] for s in frames_])
-            mov = np.nanmean([s["moving_psnr"] for s in frames_]) \
-                if any(np.isfinite(s["moving_psnr"]) for s in frames_) else float("nan")
-            ssim = np.mean([s["ssim"] for s in frames_])
+        for method, scores in per.items():
+            moving = [s["moving_psnr"] for s in scores if np.isfinite(s["moving_psnr"])]
             rows.append(f"| {method} | {name} | {frames} | {n} | "
-                        f"{psnr:.2f} | {mov:.2f} | {ssim:.3f} | {cost(method)} |")
+                        f"{np.mean([s['psnr'] for s in scores]):.2f} | "
+                        f"{np.mean(moving) if moving else float('nan'):.2f} | "
+                        f"{np.mean([s['ssim'] for s in scores]):.3f} |")
+    return "\n".join(rows)
+
+
+def cost_table(costs: dict[str, dict[str, float]]) -> str:
+    cols = ["256", "1080p", "1080p native"]
+    rows = ["| flow | ms 256² | ms 1080p (guides at FLOW_SIDE) | ms 1080p native |",
+            "|---|---|---|---|"]
+    for name, c in costs.items():
+        rows.append(f"| {name} | " + " | ".join(f"{c[k]:.0f}" if k in c else "–" for k in cols)
+                    + " |")
     return "\n".join(rows)
 
 
@@ -245,7 +250,12 @@ def run(sets: tuple[str, ...], lengths: tuple[int, ...], clips: int, size: int,
                 results[name, frames] = (n, acc)
     finally:
         bar.close()
-    return table(results, timings(methods) if time_flows else {})
+    text = table(results)
+    if time_flows:
+        text += "\n\nCPU per flow, one thread (chained methods: one flow per neighbour pair, "\
+                "each pair once per clip; direct: 2 per key and in-between)\n\n" \
+                + cost_table(timings(methods))
+    return text
 
 
 def main(argv: list[str] | None = None) -> None:
