@@ -16,6 +16,8 @@ Methods:
   added through warping, validities multiplied along the chain).
 - ``dis-both``: each key warped both ways (direct and chained) and the two warps blended like
   two keys, so each pixel leans on whichever the warp agreement backs.
+- ``dis-fwd``: chained to the earlier key only, direct to the later one: what a frame-by-frame
+  stream has without reading ahead.
 - ``rife`` / ``rife-lines``: RIFE 4.x's flow t -> key on the guides / on the plain line
   images, forward-backward checked like DIS.
 - ``rife-chain``: RIFE's neighbour flows on the guides, chained.
@@ -41,7 +43,8 @@ from ..train.clips import EVAL_SEED_BASE
 from .evaluate import bracketing, frame_metrics, moving_mask, nearest_reference, reference_frames
 from .regions import line_mask
 
-METHODS = ("copy", "dis", "dis-chain", "dis-both", "rife", "rife-lines", "rife-chain")
+METHODS = ("copy", "dis", "dis-chain", "dis-both", "dis-fwd", "rife", "rife-lines",
+           "rife-chain")
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -100,6 +103,8 @@ def key_motions(fl: Flows, method: str, frame: int, key: int) -> list[Motion]:
         return [fl.chained(frame, key)]
     if method.endswith("-both"):
         return [fl.direct(frame, key), fl.chained(frame, key)]
+    if method.endswith("-fwd") and key < frame:
+        return [fl.chained(frame, key)]
     return [fl.direct(frame, key)]
 
 
