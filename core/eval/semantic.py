@@ -274,30 +274,41 @@ def score_shot(shot: Shot, dino: Dino, scores: Scores) -> None:
                 scores.mid[name].append(acc)
 
 
-def shot_sets(clips: int, frames: int, size: int, train: bool = False
-              ) -> dict[str, Callable[[], Iterator[Shot]]]:
-    """The sets this machine has: procedural always, drawings and openmoji when their data
-    are installed (as ``inkpaint evaluate`` finds them). ``train`` takes training seeds and
-    splits instead of the held-out ones (for choosing the layer and weights)."""
+SETS = ("procedural", "drawings", "openmoji")
+
+
+def shot_sets(clips: int, frames: int, size: int, train: bool = False,
+              names: Sequence[str] = SETS) -> dict[str, Callable[[], Iterator[Shot]]]:
+    """Those of ``names`` this machine has: procedural always, drawings and openmoji when
+    their data are installed (as ``inkpaint evaluate`` finds them; a missing drawing index
+    is built, minutes). ``train`` takes training seeds and splits instead of the held-out
+    ones (for choosing the layer and weights)."""
     base = 7_000 if train else EVAL_SEED_BASE
     split = "train" if train else "eval"
-    sets: dict[str, Callable[[], Iterator[Shot]]] = {
-        "procedural": lambda: (render_shot(base + i, frames=frames, size=size)
-                               for i in range(clips))}
-    try:
-        from ..data.drawings import drawings, render_drawing_shot
-        drawings(split)
-        sets["drawings"] = lambda: (render_drawing_shot(base + i, frames=frames, size=size,
-                                                        split=split) for i in range(clips))
-    except (ImportError, InkpaintError) as exc:
-        print(f"drawings: skipped ({exc})")
-    try:
-        from ..data.openmoji import emoji_shot, illustrations
-        chosen = illustrations(split, clips)
-        sets["openmoji"] = lambda: (emoji_shot(p, base + i, frames=frames, size=size)
-                                    for i, p in enumerate(chosen))
-    except (ImportError, InkpaintError) as exc:
-        print(f"openmoji: skipped ({exc})")
+    unknown = set(names) - set(SETS)
+    if unknown:
+        raise InkpaintError(f"unknown set(s) {', '.join(sorted(unknown))}; use "
+                            f"{', '.join(SETS)}")
+    sets: dict[str, Callable[[], Iterator[Shot]]] = {}
+    if "procedural" in names:
+        sets["procedural"] = lambda: (render_shot(base + i, frames=frames, size=size)
+                                      for i in range(clips))
+    if "drawings" in names:
+        try:
+            from ..data.drawings import drawings, render_drawing_shot
+            drawings(split)
+            sets["drawings"] = lambda: (render_drawing_shot(base + i, frames=frames, size=size,
+                                                            split=split) for i in range(clips))
+        except (ImportError, InkpaintError) as exc:
+            print(f"drawings: skipped ({exc})")
+    if "openmoji" in names:
+        try:
+            from ..data.openmoji import emoji_shot, illustrations
+            chosen = illustrations(split, clips)
+            sets["openmoji"] = lambda: (emoji_shot(p, base + i, frames=frames, size=size)
+                                        for i, p in enumerate(chosen))
+        except (ImportError, InkpaintError) as exc:
+            print(f"openmoji: skipped ({exc})")
     return sets
 
 
@@ -331,13 +342,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--input", type=int, default=SIZE, help="ViT input long side, px")
     ap.add_argument("--train", action="store_true",
                     help="training seeds and splits (for choosing the layer and weights)")
-    ap.add_argument("--sets", default=None, help="comma-separated subset of the sets")
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated sets")
     a = ap.parse_args(argv)
     try:
         dino = Dino(a.layer, a.input)
-        sets = shot_sets(a.clips, a.frames, a.size, a.train)
-        if a.sets:
-            sets = {k: v for k, v in sets.items() if k in a.sets.split(",")}
+        sets = shot_sets(a.clips, a.frames, a.size, a.train, a.sets.split(","))
         results: dict[str, Scores] = {}
         bar = Progress(a.clips * len(sets), "semantic")
         for name, make in sets.items():
