@@ -117,21 +117,26 @@ def neighbour_cost(target: RegionFeatures, colour_t: np.ndarray, ref: RegionFeat
 
 def match_regions(target: RegionFeatures, refs: list[RegionFeatures],
                   ref_colours: list[np.ndarray], n_colours: int,
-                  rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                  rounds: int = 2, extra: list[np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Colour index (into a shared colour list of ``n_colours``; -1 = none) and similarity of
     every target region: best match by features, then ``rounds`` of re-matching with the
-    neighbour term computed from the colours the previous round gave."""
+    neighbour term computed from the colours the previous round gave. ``extra[k]``, a cost
+    matrix [n_t + 1, n_k + 1] for reference k, joins every round (another cue of sameness,
+    such as ``core.eval.semantic``'s pooled ViT features)."""
     offsets = np.cumsum([0] + [len(c) for c in ref_colours])
     table = np.concatenate([np.asarray(c, np.int64) for c in ref_colours])
-    k_ref, reg, sim = best_matches(target, refs)
+    k_ref, reg, sim = best_matches(target, refs, extra)
     colour = table[offsets[k_ref] + reg]
     colour[0] = -1
     for _ in range(rounds):
         if not len(target.pairs):
             break
-        extra = [neighbour_cost(target, colour, r, c, n_colours)
+        costs = [neighbour_cost(target, colour, r, c, n_colours)
                  for r, c in zip(refs, ref_colours)]
-        k_ref, reg, sim = best_matches(target, refs, extra)
+        if extra is not None:
+            costs = [a + b for a, b in zip(costs, extra)]
+        k_ref, reg, sim = best_matches(target, refs, costs)
         colour = table[offsets[k_ref] + reg]
         colour[0] = -1
     return colour, sim

@@ -22,14 +22,15 @@ Images: float [0, 1] or uint8 HxWx3; line art: a line image (float, 1 = paper) o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..compose.composer import RefCel, _lines, as_line_pixels
-from ..compose.match import features, match_regions
+from ..compose.match import RegionFeatures, features, match_regions
 from ..compose.palette import _codes, _uncode, extract_palette, to_u8
-from ..compose.segment import segment
+from ..compose.segment import Segmentation, segment
 from ..preprocess import line_art
 
 TOL = 3 / 255  # "equal": 8-bit rounding and light compression
@@ -108,33 +109,57 @@ def pixel_accuracy(pred: np.ndarray, gt: np.ndarray, lines: np.ndarray | None = 
     return float(ok[away].mean()) if away.any() else float("nan")
 
 
+@dataclass
+class MatchProblem:
+    """A frame's regions and its references' regions as the region matcher sees them: what
+    ``match_colours`` solves, and what other matching cues (``core.eval.semantic``) reuse so
+    that every matcher is judged on the same regions and paints the same way."""
+
+    pixels: np.ndarray  # the frame's line art (float HxWxC)
+    mask: np.ndarray  # its line coverage
+    seg: Segmentation
+    target: RegionFeatures
+    ref_feats: list[RegionFeatures]
+    ref_cols: list[np.ndarray]  # per reference, each region's index into ``table``
+    table: np.ndarray  # RGB codes of the references' fills (flat colour, else region mean)
+
+
+def match_problem(lines: np.ndarray, refs: Sequence[RefCel]) -> MatchProblem:
+    """Segment the frame whose line art is ``lines`` and tabulate its references' fills."""
+    px = _line_pixels(lines)
+    mask = line_art(px)[1]
+    seg = segment(mask)
+    codes = []
+    for r in refs:
+        mean_code = _codes(r.region_mean[None])[0].astype(np.int64)
+        codes.append(np.where(r.region_code >= 0, r.region_code, mean_code))
+    table, inv = np.unique(np.concatenate(codes), return_inverse=True)
+    offsets = np.cumsum([0] + [len(c) for c in codes])
+    ref_cols = [inv[offsets[k]:offsets[k + 1]] for k in range(len(refs))]
+    return MatchProblem(px, mask, seg, features(seg, 1, neighbours=True),
+                        [features(r.seg, 1, neighbours=True) for r in refs], ref_cols, table)
+
+
+def paint_matched(problem: MatchProblem, colour: np.ndarray, refs: Sequence[RefCel],
+                  line_mode: str = "keep") -> np.ndarray:
+    """float32 HxWx3: each region the fill ``colour`` (index into ``problem.table``) names,
+    lines as in the composition."""
+    fills = _uncode(problem.table)[np.maximum(colour, 0)]
+    out = fills[problem.seg.filled()].astype(np.float32) / 255
+    _lines(out, problem.seg, problem.mask, problem.pixels, line_mode, None,
+           next((r.ink for r in refs if r.ink is not None), None))
+    return out
+
+
 def match_colours(lines: np.ndarray, refs: Sequence[RefCel], line_mode: str = "keep",
                   rounds: int = 2) -> np.ndarray:
     """The network-free region matcher baseline: float32 HxWx3 for the frame whose line art
     is ``lines``, from references prepared with ``core.compose.prepare_reference``. Each region
     takes the fill of its best-matching reference region (a flat fill's exact colour, else
     the region's mean colour); lines as in the composition."""
-    px = _line_pixels(lines)
-    mask = line_art(px)[1]
-    seg = segment(mask)
-    target = features(seg, 1, neighbours=True)
-    ref_feats, ref_cols = [], []
-    codes = []
-    for r in refs:
-        f = features(r.seg, 1, neighbours=True)
-        ref_feats.append(f)
-        mean_code = _codes(r.region_mean[None])[0].astype(np.int64)
-        codes.append(np.where(r.region_code >= 0, r.region_code, mean_code))
-    table, inv = np.unique(np.concatenate(codes), return_inverse=True)
-    offsets = np.cumsum([0] + [len(c) for c in codes])
-    ref_cols = [inv[offsets[k]:offsets[k + 1]] for k in range(len(refs))]
-    colour, _ = match_regions(target, ref_feats, ref_cols, len(table), rounds)
-    rgb_table = _uncode(table)
-    fills = rgb_table[np.maximum(colour, 0)]
-    out = fills[seg.filled()].astype(np.float32) / 255
-    _lines(out, seg, mask, px, line_mode, None, next((r.ink for r in refs if r.ink is not None),
-                                                    None))
-    return out
+    pb = match_problem(lines, refs)
+    colour, _ = match_regions(pb.target, pb.ref_feats, pb.ref_cols, len(pb.table), rounds)
+    return paint_matched(pb, colour, refs, line_mode)
 
 
 def copy_nearest(ref_rgb: np.ndarray) -> np.ndarray:
