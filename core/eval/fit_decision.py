@@ -35,6 +35,7 @@ from ..engine.colorizer import Colorizer
 from ..engine.plan import Reference
 from ..imageio import atomic_write
 from ..progress import Progress
+from ..train.clips import EVAL_SEED_BASE
 
 AGREE = 0.9  # share of a region's pixels that must be one palette colour to call it a fill
 TOL = 3  # 8-bit: equal within rounding and light compression
@@ -79,10 +80,9 @@ def _region_samples(seg: Segmentation, ev: Evidence, palette: np.ndarray, true: 
             yield ev.shares[r], ev.keep[r], p
 
 
-def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
-        steps: int = 1500, lr: float = 0.05) -> tuple[Weights, dict]:
-    """Maximum-likelihood weights of the multinomial logit (Adam on the mean negative
-    log-likelihood plus ``L2``)."""
+def _arrays(data: list[tuple[np.ndarray, np.ndarray, int]]):
+    """The samples padded to the largest palette: (shares [N, E, P+1], valid [N, P+1],
+    keep features [N, F], right candidate [N], P)."""
     pmax = max(s.shape[1] for s, _, _ in data)
     n, e, f = len(data), len(EVIDENCE), len(KEEP_FEATURES)
     shares = np.zeros((n, e, pmax + 1))
@@ -96,20 +96,51 @@ def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
         valid[i, pmax] = True
         keep[i] = k
         y[i] = pmax if c == p else c
+    return shares, valid, keep, y, pmax
+
+
+def _forward(theta: np.ndarray, shares: np.ndarray, valid: np.ndarray, keep: np.ndarray,
+             pmax: int) -> np.ndarray:
+    e = shares.shape[1]
+    z = np.einsum("nep,e->np", shares, theta[:e])
+    z[:, pmax] = keep @ theta[e:]
+    z = np.where(valid, z, -np.inf)
+    z -= z.max(1, keepdims=True)
+    prob = np.exp(z)
+    return prob / prob.sum(1, keepdims=True)
+
+
+def score(data: list[tuple[np.ndarray, np.ndarray, int]], w: Weights) -> dict:
+    """How often the decision with weights ``w`` is right, overall and by confidence (is a
+    confidence of 0.5 or more right at least 9 times in 10?)."""
+    shares, valid, keep, y, pmax = _arrays(data)
+    n = len(y)
+    prob = _forward(np.concatenate([w.colour, w.keep]), shares, valid, keep, pmax)
+    chosen = np.argmax(prob, 1)
+    conf = prob[np.arange(n), chosen]
+    right = chosen == y
+    sure = conf >= 0.5
+    return {"regions": n, "keep_regions": int((y == pmax).sum()),
+            "accuracy": round(float(right.mean()), 4),
+            "nll": round(float(-np.log(prob[np.arange(n), y] + 1e-12).mean()), 4),
+            "right_when_conf_ge_0.5": round(float(right[sure].mean()), 4) if sure.any() else None,
+            "share_conf_ge_0.5": round(float(sure.mean()), 4),
+            "right_when_conf_lt_0.5": round(float(right[~sure].mean()), 4)
+            if (~sure).any() else None}
+
+
+def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
+        steps: int = 1500, lr: float = 0.05) -> tuple[Weights, dict]:
+    """Maximum-likelihood weights of the multinomial logit (Adam on the mean negative
+    log-likelihood plus ``L2``), and their ``score`` on the same data."""
+    shares, valid, keep, y, pmax = _arrays(data)
+    n, e = len(y), len(EVIDENCE)
     theta = np.concatenate([start.colour, start.keep])
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
 
-    def forward(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = np.einsum("nep,e->np", shares, t[:e])
-        z[:, pmax] = keep @ t[e:]
-        z = np.where(valid, z, -np.inf)
-        z -= z.max(1, keepdims=True)
-        prob = np.exp(z)
-        return prob / prob.sum(1, keepdims=True), z
-
     for it in range(1, steps + 1):
-        prob, _ = forward(theta)
+        prob = _forward(theta, shares, valid, keep, pmax)
         g = prob.copy()
         g[np.arange(n), y] -= 1  # d(-log p_y)/dz
         grad = np.concatenate([np.einsum("np,nep->e", g, shares),
@@ -117,28 +148,23 @@ def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad ** 2
         theta -= lr * (m / (1 - 0.9 ** it)) / (np.sqrt(v / (1 - 0.999 ** it)) + 1e-8)
-    prob, _ = forward(theta)
-    chosen = np.argmax(prob, 1)
-    conf = prob[np.arange(n), chosen]
-    right = chosen == y
-    sure = conf >= 0.5
-    stats = {"regions": n, "keep_regions": int((y == pmax).sum()),
-             "accuracy": round(float(right.mean()), 4),
-             "nll": round(float(-np.log(prob[np.arange(n), y] + 1e-12).mean()), 4),
-             "right_when_conf_ge_0.5": round(float(right[sure].mean()), 4) if sure.any() else None,
-             "share_conf_ge_0.5": round(float(sure.mean()), 4),
-             "right_when_conf_lt_0.5": round(float(right[~sure].mean()), 4)
-             if (~sure).any() else None}
-    return Weights(theta[:e], theta[e:]), stats
+    w = Weights(theta[:e], theta[e:])
+    return w, score(data, w)
 
 
-def shots(procedural: int, drawings: int, frames: int, size: int) -> Iterator[Shot]:
+
+def shots(procedural: int, drawings: int, frames: int, size: int, held_out: bool = False
+          ) -> Iterator[Shot]:
+    """Training shots (procedural seeds from 7,000, the clip art's train split), or the
+    evaluation's held-out ones (``EVAL_SEED_BASE`` on, the held-out tenth of the clip art)."""
+    base = EVAL_SEED_BASE if held_out else 7_000
     for i in range(procedural):
-        yield render_shot(7_000 + i, frames=frames, size=size)
+        yield render_shot(base + i, frames=frames, size=size)
     if drawings:
         from ..data.drawings import render_drawing_shot
         for i in range(drawings):
-            yield render_drawing_shot(7_000 + i, frames=frames, size=size, split="train")
+            yield render_drawing_shot(base + i, frames=frames, size=size,
+                                      split="eval" if held_out else "train")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--model", default="lite")
+    ap.add_argument("--held-out", action="store_true",
+                    help="score the shipped decision on held-out shots instead of fitting")
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).resolve().parents[1] / "compose" / "decision.yaml")
     a = ap.parse_args(argv)
@@ -157,10 +185,13 @@ def main(argv: list[str] | None = None) -> None:
     data: list = []
     total = a.shots + a.drawings
     bar = Progress(total, "fit-decision")
-    for i, shot in enumerate(shots(a.shots, a.drawings, a.frames, a.size)):
+    for i, shot in enumerate(shots(a.shots, a.drawings, a.frames, a.size, a.held_out)):
         data += list(samples(shot, colorizer))
         bar.step(f"shot {i + 1}, {len(data)} regions")
     bar.close()
+    if a.held_out:
+        print(yaml.safe_dump({"held_out": score(data, shipped_weights())}, sort_keys=False))
+        return
     weights, stats = fit(data, shipped_weights())
     args = sys.argv[1:] if argv is None else argv
     doc = {"fitted": {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
