@@ -22,6 +22,7 @@ from core.data.procedural import render_shot
 from core.errors import InkpaintError
 from core.eval.regions import match_colours, pixel_accuracy, region_accuracy
 from core.eval.simulate import LEVELS, simulate_network
+from core.motion import FrameMotion, WarpedKey
 from core.preprocess import line_art
 
 A, B, C, D = (np.array(c, np.uint8) for c in
@@ -172,40 +173,46 @@ def _two_squares(shift: int) -> np.ndarray:
     return lines
 
 
-def test_confidence_is_low_where_the_vote_is_split():
+def _warped(rgb: np.ndarray) -> WarpedKey:
+    """A key already on the frame's grid, its warp valid everywhere."""
+    ones = np.ones(rgb.shape[:2], np.float32)
+    return WarpedKey(rgb, ones, ones)
+
+
+def test_confidence_is_low_where_the_evidence_disagrees():
+    """Both squares moved: on the left one the warped keys and the counterpart agree (sure);
+    on the right one the two keys' warps say A and C and the counterpart says B (flagged)."""
     ref_lines = _two_squares(0)
     ref = prepare_reference(_paint(ref_lines, [((60, 40), A), ((60, 115), B), ((8, 8), C)], D),
                             _px(ref_lines))
-    lines = _two_squares(4)  # moved: nothing is carried over
-    net = _paint(lines, [((60, 44), A), ((60, 119), B)], D).astype(np.float32) / 255
-    rng = np.random.default_rng(0)
-    right = np.zeros(lines.shape, bool)
-    right[25:96, 97:146] = True
-    speckle = right & (rng.random(lines.shape) < 0.5)
-    net[right] = A / 255.0
-    net[speckle] = C / 255.0  # half A, half C, pixel by pixel: no majority worth the name
-    out = compose(_px(lines), net, [ref], mode="flat")
-    assert out.confidence[60, 120] < 0.5
-    assert out.confidence[60, 44] > 0.8
-    assert out.flagged >= 1
+    lines = _two_squares(16)  # moved too far for any pixel to be carried over
+    grey = np.full(lines.shape + (3,), 0.5, np.float32)  # a network that knows nothing
+    one = _paint(lines, [((60, 58), A), ((60, 133), A), ((8, 8), C)], D)
+    two = _paint(lines, [((60, 58), A), ((60, 133), C), ((8, 8), C)], D)
+    motion = FrameMotion([_warped(one), _warped(two)])
+    for mode in ("auto", "flat"):
+        out = compose(_px(lines), grey, [ref], mode=mode, motion=motion)
+        assert out.confidence[60, 58] > 0.8, mode
+        assert out.confidence[60, 133] < min(0.65, out.confidence[60, 58] - 0.3), mode
+        np.testing.assert_array_equal(_u8(out.rgb[60, 58]), A)
+        # auto also weighs "not one fill" (the keys' own pixels), so it is less sure still
+        assert mode == "flat" or (out.confidence[60, 133] < 0.5 and out.flagged >= 1)
 
 
-def test_auto_takes_the_counterparts_fill_and_flags_a_disagreeing_network():
+def test_the_network_alone_does_not_overrule_the_counterpart():
     """A moved square whose network colours say B although its counterpart in the key is A:
-    ``auto`` paints the counterpart's A (flagged: the network disagrees), ``flat`` the
-    network's B; where they agree, both are A/B and sure."""
+    the fitted decision trusts the counterpart (the network's vote weighs least), in ``auto``
+    and ``flat`` alike; where the network agrees with it, the region is surer."""
     ref_lines = _two_squares(0)
     ref = prepare_reference(_paint(ref_lines, [((60, 40), A), ((60, 115), B), ((8, 8), C)], D),
                             _px(ref_lines))
     lines = _two_squares(16)  # moved too far for any pixel to be carried over
     net = _paint(lines, [((60, 58), B), ((60, 133), B)], D).astype(np.float32) / 255
-    auto = compose(_px(lines), net, [ref], mode="auto")
-    flat = compose(_px(lines), net, [ref], mode="flat")
-    np.testing.assert_array_equal(_u8(auto.rgb[60, 58]), A)
-    np.testing.assert_array_equal(_u8(flat.rgb[60, 58]), B)
-    np.testing.assert_array_equal(_u8(auto.rgb[60, 133]), B)
-    assert auto.confidence[60, 58] < 0.5 < auto.confidence[60, 133]
-    assert auto.flagged >= 1
+    for mode in ("auto", "flat"):
+        out = compose(_px(lines), net, [ref], mode=mode)
+        np.testing.assert_array_equal(_u8(out.rgb[60, 58]), A)
+        np.testing.assert_array_equal(_u8(out.rgb[60, 133]), B)
+        assert out.confidence[60, 58] < out.confidence[60, 133]
 
 
 def test_carry_over_takes_the_reference_pixels_where_the_line_art_is_unchanged():
