@@ -162,12 +162,11 @@ def _card_without_config(c: Ctx) -> None:
 
 
 def _onnx_export_blocked(c: Ctx) -> None:
-    w = c.tmp / "w"
-    w.mkdir()
-    shutil.copy(c.weights, w / "lite.safetensors")
-    shutil.copy(c.weights.with_suffix(".yaml"), w / "lite.yaml")
-    (w / "lite.G.onnx").mkdir()  # where the export must go: os.replace cannot
-    c.model = str(w / "lite.safetensors")
+    """The run-time ONNX export goes to the user's cache ($INKPAINT_CACHE): make that a
+    regular file, so no export can be written there."""
+    blocked = c.tmp / "cache-is-a-file"
+    blocked.write_text("not a folder")
+    c.env["INKPAINT_CACHE"] = str(blocked)
     c.extra += ["--backend", "onnx"]
 
 
@@ -402,7 +401,9 @@ def test_onnx_export_on_first_use_prints_no_warnings(tmp_path, shot, lite_weight
     r = run_cli(["colorize", "--lineart", shot / "line.####.png",
                  *(a for f in KEYS for a in ("--ref", f"{f}={shot / f'color.{f}.png'}")),
                  "--out", tmp_path / "out" / "c.####.png", "--model", w / "lite.safetensors",
-                 "--backend", "onnx", "--size", 64, "--frames", "1001-1002"])
+                 "--backend", "onnx", "--size", 64, "--frames", "1001-1002"],
+                {"INKPAINT_CACHE": str(tmp_path / "cache")})
     assert r.code == 0, r.stderr
-    assert (w / "lite.G.onnx").is_file()
+    assert list((tmp_path / "cache").rglob("*.onnx"))  # exported into the user's cache...
+    assert sorted(p.name for p in w.iterdir()) == ["lite.safetensors", "lite.yaml"]  # only
     assert [ln for ln in r.stderr.splitlines() if not ln.startswith("inkpaint: progress")] == []
