@@ -124,27 +124,44 @@ class Run:
         return [ln for ln in self.stderr.splitlines() if ln.startswith("inkpaint: error:")]
 
 
+# Linux carries a process's peak RSS across fork and exec: a child started straight from the
+# test process (hundreds of MB once torch is loaded) reports at least that. So the CLI is
+# started from a small launcher, whose own fork copies only the launcher, and the launcher
+# reports its child's wait4 peak (KB) on the file descriptor it is given.
+_LAUNCHER = """import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+os.write(int(sys.argv[1]), str(usage.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_cli(args: list, env: dict | None = None, cwd: Path | None = None,
             timeout: float = 600) -> Run:
     """``python -m core ARGS`` as a user runs it, with the child's own peak RSS (wait4)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "INKPAINT_PROGRESS": "lines",
                 **(env or {})}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryFile() as peak:
         start = time.monotonic()
-        p = subprocess.Popen([sys.executable, "-m", "core", *map(str, args)], stdout=out,
-                             stderr=err, stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
-        timer = threading.Timer(timeout, p.kill)
+        fd = peak.fileno()
+        p = subprocess.Popen([sys.executable, "-I", "-S", "-c", _LAUNCHER, str(fd),
+                              sys.executable, "-m", "core", *map(str, args)], stdout=out,
+                             stderr=err, stdin=subprocess.DEVNULL, env=full_env, cwd=cwd,
+                             pass_fds=(fd,), start_new_session=True)
+        timer = threading.Timer(timeout, lambda: os.killpg(p.pid, 9))
         timer.start()
         try:
-            _, status, usage = os.wait4(p.pid, 0)
+            p.wait()
         finally:
             timer.cancel()
-        p.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - start
         out.seek(0)
         err.seek(0)
+        peak.seek(0)
+        kb = peak.read().decode() or "0"
         return Run(p.returncode, out.read().decode(errors="replace"),
-                   err.read().decode(errors="replace"), usage.ru_maxrss / 1024, seconds)
+                   err.read().decode(errors="replace"), int(kb) / 1024, seconds)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
