@@ -71,13 +71,15 @@ def test_confidence_map_beside_each_frame_and_a_summary_line(tmp_path, shot, lit
         assert m.shape == (64, 64) and m.dtype == np.uint8  # grey 8-bit, the frame's size
     maps = {f: cv2.imread(str(tmp_path / f"c.confidence.{f}.png"), -1) / 255 for f in frames}
     assert (maps[1001] == 1).all() and (maps[1005] == 1).all()  # the keys: as painted
-    # the square no key has: unsure there, sure where the key's drawing is unchanged
-    assert maps[1002][8:21, 8:21].max() < 0.5 < maps[1002][30:, 30:].mean()
+    # the square no key has: unsure there (its fill is a guess from the keys' background),
+    # sure where the key's drawing is unchanged
+    new, unchanged = maps[1002][8:21, 8:21].max(), maps[1002][30:, 30:].mean()
+    assert new < 0.6 and unchanged > 0.9 and new < unchanged - 0.3
     # one summary line per frame, on stdout beside Deadline's progress lines, which stay
     # the only lines its pattern matches
     scores = summaries(r.stdout)
     assert sorted(scores) == list(frames) and scores[1001] == scores[1005] == 1.0
-    assert scores[1002] < scores[1003] < 1.0
+    assert scores[1002] < scores[1003] and scores[1003] > 0.95  # a grey dot: nearly as drawn
     progress = [ln for ln in r.stdout.splitlines() if re.search(DEADLINE_REGEX, ln)]
     assert len(progress) == 5 and all(ln.startswith("inkpaint: progress") for ln in progress)
     # the scores beside the sequence; the maps are no frames of it
@@ -204,7 +206,9 @@ def test_a_frame_is_keyed_on_its_references_window_and_held_key(shot, lite_weigh
     window = {paint[1005], paint[1010], *(line[f] for f in range(1005, 1011))}
     assert set(src[1007]) == window and len(src[1007]) == len(window)
     plain = Colorizer(str(lite_weights), size=64, temporal=False).sources(lineart, refs, [1007])
-    assert plain == {1007: src[1007][:5]}  # without the temporal network: no window
+    # without the temporal network: no window, but the frames before it in its segment (the
+    # shot memory colours 1007 with 1006 in view)
+    assert plain == {1007: (*src[1007][:5], line[1006])}
 
 
 def test_names_beside_the_sequence(tmp_path):
