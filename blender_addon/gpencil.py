@@ -63,6 +63,9 @@ class PassRenderer:
         r.pixel_aspect_x, r.pixel_aspect_y = s.pixel_aspect_x, s.pixel_aspect_y
         r.fps, r.fps_base = s.fps, s.fps_base
         r.film_transparent = False
+        # No dither: its ±1 noise turns every flat fill of a key into a speckle of colours,
+        # and the composition takes a key's fills as exact palette colours.
+        r.dither_intensity = 0.0
         r.use_compositing = False
         r.use_sequencer = False
         # No metadata (date, render time, file name): the same drawing must give the same

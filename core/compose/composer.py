@@ -247,7 +247,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         chosen[:] = KEEP_CODE
     chosen[0] = 0 if p else KEEP_CODE
     keep_img = net
-    if motion is not None and motion.keys and mode == "auto":
+    if motion is not None and motion.keys and mode == "auto":  # the keys' own pixels
         keep_img = blend(motion.keys)[0]
     out = _paint(seg, palette, chosen, keep_img)
 
