@@ -331,29 +331,13 @@ def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
     by all their pixels."""
     n, p = seg.n, max(len(lut.palette), 1)
     margin = 1.0 + (net_scale or 1.0)
-    votes = np.zeros((n + 1) * p)
-    dsum = np.zeros(n + 1)
-    weight = np.zeros(n + 1)
-    # the sampling grid, then, for regions too small for it to hit, all their pixels
-    for grid in (True, False):
-        if grid:
-            lab = seg.labels[::step, ::step].ravel()
-            col = net[::step, ::step].reshape(-1, 3)
-            dist = seg.dist[::step, ::step].ravel()
-        else:
-            missing = weight <= 0
-            missing[0] = False
-            if not missing.any():
-                break
-            sel = np.flatnonzero(seg.per_pixel(missing, filled=False))
-            lab = seg.labels.ravel()[sel]
-            col = net.reshape(-1, 3)[sel]
-            dist = seg.dist.ravel()[sel]
-        bins = lut.bins(col)
-        wgt = np.clip(dist * np.float32(1 / margin), 0.1, 1.0)
-        votes += np.bincount(lab.astype(np.int64) * p + lut.index[bins], wgt, (n + 1) * p)
-        dsum += np.bincount(lab, wgt * lut.dist[bins], n + 1)
-        weight += np.bincount(lab, wgt, n + 1)
+    idx = seg.samples(step)
+    lab = seg.labels.ravel()[idx]
+    bins = lut.bins(net.reshape(-1, 3)[idx])
+    wgt = np.clip(seg.dist.ravel()[idx] * np.float32(1 / margin), 0.1, 1.0)
+    votes = np.bincount(lab.astype(np.int64) * p + lut.index[bins], wgt, (n + 1) * p)
+    dsum = np.bincount(lab, wgt * lut.dist[bins], n + 1)
+    weight = np.bincount(lab, wgt, n + 1)
     fit = dsum / np.maximum(weight, 1e-9)
     return votes.reshape(n + 1, p), fit, weight
 

@@ -110,30 +110,15 @@ def image_votes(seg: Segmentation, img: np.ndarray, weight: np.ndarray, lut: Pal
     a region the evidence covers only in part gets small shares. Regions the grid misses
     are sampled at every pixel."""
     n, p = seg.n, max(len(lut.palette), 1)
-    votes = np.zeros((n + 1) * p)
-    off_sum = np.zeros(n + 1)
-    count = np.zeros(n + 1)
-    for grid in (True, False):
-        if grid:
-            sel = (slice(None, None, step), slice(None, None, step))
-            lab, px = seg.labels[sel].ravel(), img[sel].reshape(-1, 3)
-            dist, wgt = seg.dist[sel].ravel(), weight[sel].ravel()
-        else:
-            missing = count <= 0
-            missing[0] = False
-            if not missing.any():
-                break
-            idx = np.flatnonzero(seg.per_pixel(missing, filled=False))
-            lab, px = seg.labels.ravel()[idx], img.reshape(-1, 3)[idx]
-            dist, wgt = seg.dist.ravel()[idx], weight.ravel()[idx]
-        lab = lab.astype(np.int64)
-        rim = np.clip(dist / 3.0, 0.1, 1.0)  # 3 px: a line's anti-aliased rim
-        wgt = wgt * rim
-        bins = lut.bins(px)
-        off = lut.dist[bins] > OFF_PALETTE
-        count += np.bincount(lab, rim, n + 1)
-        votes += np.bincount(lab[~off] * p + lut.index[bins[~off]], wgt[~off], (n + 1) * p)
-        off_sum += np.bincount(lab[off], wgt[off], n + 1)
+    idx = seg.samples(step)
+    lab = seg.labels.ravel()[idx].astype(np.int64)
+    rim = np.clip(seg.dist.ravel()[idx] / 3.0, 0.1, 1.0)  # 3 px: a line's anti-aliased rim
+    wgt = weight.ravel()[idx] * rim
+    bins = lut.bins(img.reshape(-1, 3)[idx])
+    off = lut.dist[bins] > OFF_PALETTE
+    count = np.bincount(lab, rim, n + 1)
+    votes = np.bincount(lab[~off] * p + lut.index[bins[~off]], wgt[~off], (n + 1) * p)
+    off_sum = np.bincount(lab[off], wgt[off], n + 1)
     count = np.maximum(count, 1e-9)
     votes = votes.reshape(n + 1, p) / count[:, None]
     second = np.sort(votes, 1)[:, -2] if p > 1 else np.zeros(n + 1)
