@@ -246,9 +246,10 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         keep[:] = True
         chosen[:] = KEEP_CODE
     chosen[0] = 0 if p else KEEP_CODE
-    keep_img = net
+    keep_img, warped = net, None
     if motion is not None and motion.keys and mode == "auto":  # the keys' own pixels
-        keep_img = blend(motion.keys)[0]
+        warped = blend(motion.keys)
+        keep_img = warped[0]
     out = _paint(seg, palette, chosen, keep_img)
 
     source = np.where(static, STATIC, np.where(keep, KEEP, FLAT)).astype(np.int8)
@@ -269,8 +270,8 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     if mode != "network":
         ink = next((r.ink for r in refs if r.ink is not None), None)
         _lines(rgb, seg, mask, line_pixels, lines, carry, ink, source == KEEP)
-        if mode == "auto" and motion is not None and motion.keys and lines == "keep":
-            _warp_lines(rgb, mask, motion, carry)
+        if warped is not None and lines == "keep":
+            _warp_lines(rgb, mask, *warped, carry)
 
     cmap = seg.per_pixel(conf)
     if carry is not None:
@@ -469,20 +470,19 @@ def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
     flat[pix] = ink * alpha + under(alpha[:, 0] < 0.999) * (1 - alpha)
 
 
-def _warp_lines(rgb: np.ndarray, mask: np.ndarray, motion: FrameMotion,
+def _warp_lines(rgb: np.ndarray, mask: np.ndarray, warped: np.ndarray, valid: np.ndarray,
                 carry: np.ndarray | None) -> None:
     """Warp-first on the lines, in place: where the keys' warp holds, a line and its
     anti-aliased rim take the keys' own painted pixels (the colour they painted the ink, the
     fill's blend into it), weighted by how far the warp holds; drawn again from the line art
-    only where no key's warp does. Fills stay the decision's palette colours."""
-    rim = cv2.dilate((mask > FRINGE).view(np.uint8) if mask.dtype == bool else
-                     (mask > FRINGE).astype(np.uint8), np.ones((3, 3), np.uint8))
+    only where no key's warp does (``warped``, ``valid``: ``blend`` of the warped keys).
+    Fills stay the decision's palette colours."""
+    rim = cv2.dilate((mask > FRINGE).view(np.uint8), np.ones((3, 3), np.uint8))
     if carry is not None:
         rim[carry > 0] = 0
     pix = np.flatnonzero(rim.ravel())
     if not len(pix):
         return
-    warped, valid = blend(motion.keys)
     v = valid.ravel()[pix][:, None]
     flat = rgb.reshape(-1, 3)
     keys = warped.reshape(-1, 3)[pix].astype(np.float32) / 255  # RefCel pixels are uint8

@@ -125,7 +125,10 @@ class Colorizer:
         digests: dict[Path, str] = {}
         self._preflight(lineart, refs, windows, wanted, digests)
         window_of = {f: w for w in windows for f in w.targets}
-        segment_of = {f: (w.left, w.right) for w in windows for f in w.targets}
+        segment: dict[tuple, list[int]] = {}  # each segment's frames, in order
+        for w in windows:
+            segment.setdefault((w.left, w.right), []).extend(w.targets)
+        before = {f: fs[:i] for fs in segment.values() for i, f in enumerate(fs)}
 
         def art(r: Reference) -> Path:
             return r.lineart or lineart[r.frame]
@@ -144,8 +147,7 @@ class Colorizer:
             else:
                 files += painted(_nearest_first(f, select_refs(f, refs, self.k)))
                 # shot memory: each frame is coloured with the one before it in view
-                files += [lineart[g] for g in sorted(segment_of) if g < f and
-                          segment_of[g] == segment_of[f]]
+                files += [lineart[g] for g in before[f]]
                 if self.temporal:
                     w = window_of[f]
                     ends = {r.frame: r for r in (w.left, w.right) if r is not None}
@@ -168,9 +170,10 @@ class Colorizer:
         # memory), so a range starts where its segment starts and any range is exactly what
         # a full run gives
         windows = plan_windows(shot, refs, self.cfg.temporal.window)
+        want = set(wanted)
         last: dict[tuple, int] = {}
         for w in windows:
-            hit = [f for f in w.targets if f in set(wanted)]
+            hit = [f for f in w.targets if f in want]
             if hit:
                 last[(w.left, w.right)] = max(last.get((w.left, w.right), hit[-1]), hit[-1])
         windows = [w for w in windows if (w.left, w.right) in last and
