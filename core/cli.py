@@ -97,7 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "256,512,1024 (first preset only)")
     p.add_argument("--budget-mb", type=float, default=8192,
                    help="memory budget the largest working size is solved for")
+    p.add_argument("--shot", metavar="SIZE", help="end to end instead: the whole product "
+                   "(read, prep, motion, network, compose, write) on a production-like shot "
+                   "of SIZE (1080p, 720p, 4k or WxH), s per frame per stage and peak RSS, "
+                   "beside the optical-flow warp anchor; model: the first of --presets")
+    p.add_argument("--out", help="--shot: keep the shot and the frames in this folder")
     p.add_argument("--one", help=argparse.SUPPRESS)  # PRESET:BACKEND, run in a child process
+    p.add_argument("--run-shot", help=argparse.SUPPRESS)  # MODEL:BACKEND, --shot's child
     p.add_argument("--dir", help=argparse.SUPPRESS)  # the child's prepared weights and shots
 
     p = sub.add_parser("bench-compose", help="composition speed and memory at 1080p "

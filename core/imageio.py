@@ -33,6 +33,7 @@ import cv2  # after the switch above: ruff's E402 allows os.environ changes betw
 
 from .errors import InkpaintError
 from .limits import MAX_PIXELS
+from .timing import stage
 
 try:
     import OpenEXR
@@ -85,7 +86,11 @@ def read_image(path: str | os.PathLike) -> Image:
     own warnings (libpng, OpenEXR) are kept off stderr, where the one error line goes; NaN and
     infinite pixels are refused, since they would silently become black or full confidence.
     """
-    path = Path(path)
+    with stage("read"):
+        return _read_image(Path(path))
+
+
+def _read_image(path: Path) -> Image:
     h, w = image_size(path)
     MAX_PIXELS.check(h * w, f"image {path} ({w}x{h})")
     data = _read_bytes(path)

@@ -4,9 +4,16 @@ target: the numbers are the benchmark's to print."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from core.cli import main
+from core.timing import STAGES
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bench_prints_rows_sizes_and_the_memory_budget(capsys):
@@ -18,3 +25,32 @@ def test_bench_prints_rows_sizes_and_the_memory_budget(capsys):
     assert 0 < imported <= loaded <= peak
     assert re.search(r"^\| 96 \| onnx \| \d+ \| \d+ \| \d+ \|$", out, re.M)
     assert re.search(r"largest working size within 8 GB: about \d+x\d+", out)
+
+
+def test_end_to_end_bench_times_every_stage_of_the_real_colorize(tmp_path):
+    """``bench --shot``: every stage row and the anchor are printed with positive numbers,
+    and the frames it coloured are, byte for byte, those ``inkpaint colorize`` writes for the
+    same shot (what is timed is the product, not a copy of it)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def inkpaint(*args) -> str:
+        r = subprocess.run([sys.executable, "-m", "core", *args], env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    kept = tmp_path / "bench"
+    out = inkpaint("bench", "--shot", "320x180", "--frames", "6", "--backends", "onnx",
+                   "--repeat", "1", "--out", str(kept))
+    rows = dict(re.findall(r"^\| ([^|]+?) \| \**([\d.]+)\** \|$", out, re.M))
+    for name in [*STAGES, "**total**", "load, once per run (s)", "peak RSS MB"]:
+        assert float(rows[name]) > 0, (name, out)
+    assert float(re.search(r"flow-warp anchor .* ([\d.]+) s per in-between", out)[1]) > 0
+    shot = kept / "shot"
+    inkpaint("colorize", "--lineart", str(shot / "line.####.png"),
+             "--ref", f"1001={shot / 'color.1001.png'}", "--ref", f"1006={shot / 'color.1006.png'}",
+             "--out", str(tmp_path / "cli" / "out.####.png"), "--backend", "onnx")
+    written = sorted(p.name for p in (tmp_path / "cli").glob("*.png"))
+    assert len(written) == 12  # 6 frames and their confidence maps
+    for name in written:
+        assert (kept / "onnx" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name

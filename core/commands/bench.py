@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from ..config import load_preset
+from ..errors import InkpaintError
 
 # The working size's long side grows in steps of this many pixels when the memory budget is
 # solved for (the engine pads the canvas to a multiple of 8; 64 keeps the answer readable).
@@ -135,7 +136,14 @@ def run_bench(args: argparse.Namespace) -> int:
         preset, backend = args.one.split(":")
         print(json.dumps(_one(preset, backend, args.size, Path(args.dir))), flush=True)
         return 0
+    if args.run_shot:
+        model, backend = args.run_shot.split(":")
+        print(json.dumps(_shot_run(model, backend, Path(args.dir))), flush=True)
+        return 0
     presets, backends = args.presets.split(","), args.backends.split(",")
+    if args.shot:
+        return _shot_bench(args.shot, presets[0], backends, args.frames, args.repeat,
+                           Path(args.out) if args.out else None)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else []
     targets = args.frames - 2  # the in-betweens between the two keys share them
     load = os.getloadavg()
@@ -184,3 +192,124 @@ def _sizes(preset: str, backends: list[str], sizes: list[int], root: Path, repea
         print(f"\n{backend}: {per_px * 2**20:.0f} bytes per working pixel at {size}; largest "
               f"working size within {budget_mb / 1024:.0f} GB: about {side}x{side} "
               "(extrapolated)\n", flush=True)
+
+
+# ---- end to end: the whole product on a production-size shot --------------------------------
+
+SHOT_SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
+FIRST = 1001  # frame numbers as a production shot has them
+
+
+def shot_size(text: str) -> tuple[int, int]:
+    """``1080p``, ``720p``, ``4k`` or ``WxH`` -> (width, height)."""
+    if text.lower() in SHOT_SIZES:
+        return SHOT_SIZES[text.lower()]
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit() and int(w) >= 32 and int(h) >= 32):
+        raise InkpaintError(f"bad --shot '{text}': use 720p, 1080p, 4k or WxH (e.g. 320x180)")
+    return int(w), int(h)
+
+
+def _colorize_argv(root: Path, model: str, backend: str, frames: int) -> list[str]:
+    """The ``inkpaint colorize`` command the end-to-end row runs (its defaults otherwise):
+    the shot's first and last frames are the painted keys."""
+    last = FIRST + frames - 1
+    return ["colorize", "--lineart", str(root / "shot" / "line.####.png"),
+            "--ref", f"{FIRST}={root / 'shot' / f'color.{FIRST}.png'}",
+            "--ref", f"{last}={root / 'shot' / f'color.{last}.png'}",
+            "--out", str(root / backend / "out.####.png"), "--model", model,
+            "--backend", backend, "--overwrite", "--progress", "lines"]
+
+
+def _shot_run(model: str, backend: str, root: Path) -> dict:
+    """One end-to-end row, in its own process: the real CLI colours the shot with every
+    step timed by the pipeline's own stage marks (``core.timing``)."""
+    from ..cli import main
+    from ..timing import record, stage
+
+    frames = len(list((root / "shot").glob("line.*.png")))
+    with record() as rec:
+        t = time.perf_counter()
+        with stage("load"):
+            from . import colorize  # noqa: F401  (its imports are part of loading)
+        if main(_colorize_argv(root, model, backend, frames)) != 0:
+            raise InkpaintError("the end-to-end colorize run failed")
+        total = time.perf_counter() - t
+    return {"seconds": rec.seconds, "total": total, "peak_rss_mb": _peak_mb(),
+            "inbetweens": frames - 2}
+
+
+def _anchor_seconds(shot, frames: int) -> float:
+    """Seconds per in-between of the optical-flow warp anchor (``core.motion.warp_anchor``,
+    as the evaluation's flow_warp row makes it: guides from the line art, both keys warped
+    and blended) on the same shot."""
+    from ..eval.evaluate import Runner
+
+    t = time.perf_counter()
+    Runner.warped(shot, (0, frames - 1), list(range(1, frames - 1)))
+    return (time.perf_counter() - t) / (frames - 2)
+
+
+def _shot_bench(size: str, model: str, backends: list[str], frames: int, repeat: int,
+                out: Path | None) -> int:
+    """``--shot``: the whole product (``inkpaint colorize`` with its defaults and the
+    shipped ``model`` weights) on a production-like shot of ``size``, each backend in fresh
+    processes (best total of ``repeat``): seconds per in-between for each stage, peak RSS,
+    and the flow-warp anchor on the same shot. ``out`` keeps the shot and the frames."""
+    from ..data.procedural import Shot
+    from ..engine.backends import make_backend
+    from ..eval.compose_bench import mosaic_shot
+
+    w, h = shot_size(size)
+    if frames < 3:
+        raise InkpaintError("--frames must be at least 3 for --shot (two keys and an "
+                            "in-between)")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = out or Path(tmp)
+        shot = Shot(*mosaic_shot(frames, w, h))
+        shot.write(root / "shot", first=FIRST, colours=(0, frames - 1))
+        rows = {}
+        for backend in backends:
+            make_backend(backend, model)  # an ONNX export, if one is missing, is not timed
+            for _ in range(repeat):
+                r = subprocess.run([sys.executable, "-m", "core", "bench", "--run-shot",
+                                    f"{model}:{backend}", "--dir", str(root)],
+                                   capture_output=True, text=True, check=True)
+                row = json.loads(r.stdout.strip().splitlines()[-1])
+                if backend not in rows or row["total"] < rows[backend]["total"]:
+                    rows[backend] = row
+        anchor = min(_anchor_seconds(shot, frames) for _ in range(repeat))
+        _print_shot(w, h, frames, model, rows, anchor, repeat)
+        if out is not None:
+            print(f"\nshot and frames kept in {out}; the command each row ran: inkpaint "
+                  + " ".join(_colorize_argv(out, model, "BACKEND", frames)))
+    return 0
+
+
+def _print_shot(w: int, h: int, frames: int, model: str, rows: dict[str, dict],
+                anchor: float, repeat: int) -> None:
+    from ..timing import STAGES
+
+    load = os.getloadavg()
+    n = frames - 2
+    print(f"end to end at {w}x{h}: {frames} frames ({n} in-betweens between 2 painted keys), "
+          f"`inkpaint colorize` defaults, {model} weights; best of {repeat} fresh processes; "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
+          " (1/5/15 min)\n")
+    cells: dict[str, list[str]] = {}
+    for r in rows.values():
+        sec = r["seconds"]
+        per = {name: sec.get(name, 0.0) / n for name in STAGES}
+        per["other (planning, frame keys, progress)"] = (r["total"] - sum(sec.values())) / n
+        for name, v in per.items():
+            cells.setdefault(name, []).append(f"{v:.3f}")
+        cells.setdefault("**total**", []).append(
+            f"**{(r['total'] - sec.get('load', 0.0)) / n:.3f}**")
+        cells.setdefault("load, once per run (s)", []).append(f"{sec.get('load', 0.0):.1f}")
+        cells.setdefault("peak RSS MB", []).append(f"{r['peak_rss_mb']:.0f}")
+    print("| stage (s per in-between) | " + " | ".join(rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for name, row in cells.items():
+        print(f"| {name} | " + " | ".join(row) + " |")
+    print(f"\nflow-warp anchor (core.motion.warp_anchor, as `inkpaint evaluate`'s flow_warp row "
+          f"makes it) on the same shot: {anchor:.3f} s per in-between", flush=True)

@@ -37,6 +37,7 @@ from ..preflight import (
     shot_size,
 )
 from ..progress import Progress, fail_line, resolve_mode
+from ..timing import stage
 
 
 def parse_ref(text: str) -> Reference:
@@ -270,12 +271,14 @@ def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
         for cf in colorizer.colorize(lineart, refs, todo):
             path = out.path(cf.frame)
             conf = None if args.no_confidence else cf.confidence
-            data = encode_image(path, cf.rgb, bit_depth=args.bit_depth,
-                                extra={"confidence": conf} if conf is not None and exr else None)
-            with _sigterm_held():  # a cancel in here would split the frame, map and log
-                _write_pair(path, data, maps.path(cf.frame), None if exr else conf,
-                            partial(log.expect, cf.frame, keys[cf.frame], data, cf.score))
-                log.written(cf.frame, path)
+            with stage("write"):
+                data = encode_image(path, cf.rgb, bit_depth=args.bit_depth,
+                                    extra={"confidence": conf} if conf is not None and exr
+                                    else None)
+                with _sigterm_held():  # a cancel in here would split the frame, map and log
+                    _write_pair(path, data, maps.path(cf.frame), None if exr else conf,
+                                partial(log.expect, cf.frame, keys[cf.frame], data, cf.score))
+                    log.written(cf.frame, path)
             if cf.score is not None:
                 scores[cf.frame] = cf.score
                 _say(progress, summary_line(cf.frame, cf.score, cf.note))

@@ -28,6 +28,7 @@ from ..inputs import from_net, line_planes, to_net
 from ..motion import FrameMotion, Guide, guide, temporal_weights, warp_key
 from ..preflight import check_k, check_memory_of, check_size, shot_size
 from ..preprocess import Fit, fit, line_art, unfit
+from ..timing import stage
 from .backends import Backend, make_backend
 from .plan import Reference, Window, plan_windows, select_refs, validate_refs
 
@@ -59,7 +60,8 @@ class Colorizer:
                  size: int | None = None, k: int = 2, temporal: bool = True,
                  expect_preset: str | None = None, compose: str = DEFAULT_MODE,
                  lines: str = "keep") -> None:
-        self.backend: Backend = make_backend(backend, model, device, expect_preset)
+        with stage("load"):
+            self.backend: Backend = make_backend(backend, model, device, expect_preset)
         self.cfg = self.backend.cfg
         self.size = check_size(size) if size is not None else self.cfg.size
         self.k = check_k(k, self.cfg)
@@ -219,7 +221,8 @@ class Colorizer:
         key = (str(path), st.st_size, st.st_mtime_ns) if st else None
         if key is None or key not in self._inspected:
             pixels = read_image(path).pixels
-            found = (pixels.shape[:2], _digest(pixels))
+            with stage("prep"):
+                found = (pixels.shape[:2], _digest(pixels))
             if key is None:
                 return found
             self._inspected[key] = found
@@ -245,12 +248,15 @@ class _Run:
         of its pixels (to recognise held cels), and the native pixels and line mask that
         composition needs."""
         pixels = read_image(path).pixels
-        line, mask = line_art(pixels)
-        return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
-                        _digest(pixels), pixels, mask, guide(mask))
+        with stage("prep"):
+            line, mask = line_art(pixels)
+            return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
+                            _digest(pixels), pixels, mask, guide(mask))
 
     def _key_guide(self, ref: Reference) -> Guide:
-        return guide(self.cels(ref).mask)
+        cel = self.cels(ref)
+        with stage("prep"):
+            return guide(cel.mask)
 
     def motion(self, frame: int, art: _Lineart, chosen: Sequence[Reference],
                segment: tuple) -> FrameMotion | None:
@@ -273,22 +279,28 @@ class _Run:
 
     def _cel(self, ref: Reference) -> RefCel:
         rgb = read_key(ref.color)
-        return prepare_reference(rgb, read_image(ref.lineart or self.lineart[ref.frame]).pixels)
+        pixels = read_image(ref.lineart or self.lineart[ref.frame]).pixels
+        with stage("prep"):
+            return prepare_reference(rgb, pixels)
 
     def finish(self, frame: int, net: np.ndarray, art: _Lineart,
                refs: Sequence[Reference], segment: tuple) -> ColoredFrame:
         """The network's colours at native size, composed with the references' fills and
         the frame's own lines (``core.compose``), nearest reference first."""
         o = self.owner
-        rgb = unfit(from_net(net).transpose(1, 2, 0), self.fit)
+        with stage("compose"):
+            rgb = unfit(from_net(net).transpose(1, 2, 0), self.fit)
         if not o.composes:
             return ColoredFrame(frame, rgb, False)
         chosen = _nearest_first(frame, select_refs(frame, refs, o.k))
-        c = compose(art.pixels, rgb, [self.cels(r) for r in chosen], mode=o.compose,
-                    lines=o.lines, mask=art.mask, net_scale=max(self.shape) / o.size,
-                    motion=self.motion(frame, art, chosen, segment),
-                    keep_evidence=o.keep_evidence)
-        self.remember(segment, art, c.rgb)
+        cels = [self.cels(r) for r in chosen]
+        with stage("motion"):
+            motion = self.motion(frame, art, chosen, segment)
+        with stage("compose"):
+            c = compose(art.pixels, rgb, cels, mode=o.compose, lines=o.lines, mask=art.mask,
+                        net_scale=max(self.shape) / o.size, motion=motion,
+                        keep_evidence=o.keep_evidence)
+            self.remember(segment, art, c.rgb)
         return ColoredFrame(frame, c.rgb, False, c.confidence, c.score, region_note(c),
                             c.detail)
 
@@ -296,8 +308,9 @@ class _Run:
         """The reference this frame holds (``_held``), its line art read once per run."""
         def digest_of(r: Reference) -> str:
             if r not in self.ref_digests:
-                self.ref_digests[r] = _digest(read_image(r.lineart or self.lineart[r.frame])
-                                              .pixels)
+                pixels = read_image(r.lineart or self.lineart[r.frame]).pixels
+                with stage("prep"):
+                    self.ref_digests[r] = _digest(pixels)
             return self.ref_digests[r]
 
         return _held(frame, digest, refs, digest_of)
@@ -312,7 +325,8 @@ class _Run:
     def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
         rgb = read_key(ref.color)
         lines = self.planes(ref.lineart or self.lineart[ref.frame]).planes
-        return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
+        with stage("prep"):
+            return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
 
     def passthrough(self, frame: int, ref: Reference, note: str,
                     is_reference: bool) -> ColoredFrame:
@@ -339,8 +353,9 @@ class _Run:
             groups.setdefault(select_refs(f, refs, o.k), []).append(f)
         for chosen, fs in groups.items():
             ref_planes, ref_colours = zip(*(self.prepared(r) for r in chosen))
-            out = o.backend.colour(np.stack([planes[f] for f in fs]), np.stack(ref_planes),
-                                   np.stack(ref_colours))
+            with stage("network"):
+                out = o.backend.colour(np.stack([planes[f] for f in fs]), np.stack(ref_planes),
+                                       np.stack(ref_colours))
             colours.update(zip(fs, out))
         if o.temporal:
             order = w.frames
@@ -349,7 +364,8 @@ class _Run:
                               for f in order])
             cols = np.stack([colours[f] if f in colours else self.prepared(ends[f])[1]
                              for f in order])
-            refined = o.backend.temporal(lines, cols, np.array([f in ends for f in order]))
+            with stage("network"):
+                refined = o.backend.temporal(lines, cols, np.array([f in ends for f in order]))
             colours = {f: c for f, c in zip(order, refined) if f not in ends}
         out = []
         segment = (w.left, w.right)
