@@ -253,13 +253,14 @@ def _from_cv2(decoded: np.ndarray, path: Path, linear: bool) -> Image:
     scale = {np.uint8: 255.0, np.uint16: 65535.0, np.float32: 1.0}.get(decoded.dtype.type)
     if scale is None:
         raise _unreadable(path, f"unsupported pixel type {decoded.dtype}", "; save it as PNG")
+    if decoded.ndim == 3 and decoded.shape[2] not in (3, 4):
+        raise _unreadable(path, f"{decoded.shape[2]}-channel images are not supported", "")
+    if decoded.ndim == 3:  # channel order first, on the integers: a quarter of the bytes
+        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB if decoded.shape[2] == 3
+                               else cv2.COLOR_BGRA2RGBA)
     px = decoded.astype(np.float32) / np.float32(scale)
     if px.ndim == 2:
         px = px[..., None]
-    elif px.shape[2] in (3, 4):
-        px = cv2.cvtColor(px, cv2.COLOR_BGR2RGB if px.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
-    else:
-        raise _unreadable(path, f"{px.shape[2]}-channel images are not supported", "")
     depth = {255.0: 8, 65535.0: 16}.get(scale, 32)
     return Image(np.ascontiguousarray(px), linear=linear, bit_depth=depth)
 

@@ -41,10 +41,13 @@ def line_art(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     It assumes roughly neutral paper and line art that covers less than half the image.
     """
     rgb = _over_white(np.asarray(img, dtype=np.float32))
-    if np.median(rgb.max(axis=2)) < _INVERT_BELOW:
+    r, g, b = (rgb[..., c] for c in range(3))
+    # channel by channel, not .max(axis=2): numpy reduces a 3-long last axis ~10x slower
+    if np.median(np.maximum(np.maximum(r, g), b)) < _INVERT_BELOW:
         rgb = 1.0 - rgb
-    paper = np.maximum(np.median(rgb.reshape(-1, 3), axis=0), 0.05)
-    v = (rgb / paper).min(axis=2)
+        r, g, b = (rgb[..., c] for c in range(3))
+    paper = np.maximum(np.array([np.median(c) for c in (r, g, b)]), 0.05)
+    v = np.minimum(np.minimum(r / paper[0], g / paper[1]), b / paper[2])
     level = float(np.median(v))
     ink = float(np.percentile(v, _INK_PERCENTILE))
     span = max(level - ink if level - ink >= _MIN_INK_CONTRAST else level, 1e-6)

@@ -211,16 +211,19 @@ class Colorizer:
                     digests[r.lineart] = digest
         return shape
 
-    def _inspect(self, path: Path) -> tuple[tuple[int, int], str]:
-        """(size, pixel digest) of a line-art file, decoded once per file version: the CLI
-        keys frames (``sources``) and then colours them, and both check every input first."""
+    def _inspect(self, path: Path, pixels: np.ndarray | None = None
+                 ) -> tuple[tuple[int, int], str]:
+        """(size, pixel digest) of a line-art file, decoded and hashed once per file version
+        (``pixels``: already decoded): the CLI keys frames (``sources``) and then colours
+        them, both check every input first, and colouring needs the digests again."""
         try:
             st = Path(path).stat()
         except OSError:
             st = None  # read_image says what is wrong
         key = (str(path), st.st_size, st.st_mtime_ns) if st else None
         if key is None or key not in self._inspected:
-            pixels = read_image(path).pixels
+            if pixels is None:
+                pixels = read_image(path).pixels
             with stage("prep"):
                 found = (pixels.shape[:2], _digest(pixels))
             if key is None:
@@ -237,7 +240,6 @@ class _Run:
         blank = np.ones(shape, np.float32)
         self.fit: Fit = fit(blank, owner.size, multiple=8, pad_value=1.0)[1]
         self.prepared = lru_cache(maxsize=16)(self._prepare_ref)
-        self.ref_digests: dict[Reference, str] = {}
         self.cels = lru_cache(maxsize=8)(self._cel)
         self.key_guides = lru_cache(maxsize=8)(self._key_guide)
         # the last frame coloured in the current segment: (segment, guide, uint8 RGB)
@@ -251,7 +253,7 @@ class _Run:
         with stage("prep"):
             line, mask = line_art(pixels)
             return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
-                            _digest(pixels), pixels, mask, guide(mask))
+                            self.owner._inspect(path, pixels)[1], pixels, mask, guide(mask))
 
     def _key_guide(self, ref: Reference) -> Guide:
         cel = self.cels(ref)
@@ -305,15 +307,9 @@ class _Run:
                             c.detail)
 
     def held_cel(self, frame: int, digest: str, refs: Sequence[Reference]) -> Reference | None:
-        """The reference this frame holds (``_held``), its line art read once per run."""
-        def digest_of(r: Reference) -> str:
-            if r not in self.ref_digests:
-                pixels = read_image(r.lineart or self.lineart[r.frame]).pixels
-                with stage("prep"):
-                    self.ref_digests[r] = _digest(pixels)
-            return self.ref_digests[r]
-
-        return _held(frame, digest, refs, digest_of)
+        """The reference this frame holds (``_held``), by the digests the preflight took."""
+        return _held(frame, digest, refs,
+                     lambda r: self.owner._inspect(r.lineart or self.lineart[r.frame])[1])
 
     def _fit(self, img: np.ndarray, pad_value: float | None) -> np.ndarray:
         """Into the shot's canvas; images of another size (model sheets) are letterboxed."""

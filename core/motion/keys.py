@@ -83,14 +83,18 @@ def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
     """The warped keys blended per pixel by weight (in the keys' own dtype: uint8 keys give
     rounded uint8), and the best validity of any key there (how much of the pixel's colour
     is backed by a key)."""
-    total = np.sum([k.weight for k in keys], axis=0)
+    total = keys[0].weight
+    for k in keys[1:]:
+        total = total + k.weight
     acc = np.zeros(keys[0].rgb.shape, np.float32)
     for k in keys:
         w = k.weight / total
-        acc += k.rgb.astype(np.float32) * (w[..., None] if k.rgb.ndim == 3 else w)
+        if k.rgb.ndim == 3:  # a weight per channel: numpy's broadcast of w[..., None] is slow
+            w = cv2.merge([w] * k.rgb.shape[2])
+        acc += np.multiply(k.rgb, w, dtype=w.dtype)
     if keys[0].rgb.dtype == np.uint8:
         acc = np.clip(np.rint(acc), 0, 255).astype(np.uint8)
-    return acc, np.max([k.valid for k in keys], axis=0)
+    return acc, np.maximum.reduce([k.valid for k in keys])
 
 
 def warp_anchor(target: Guide, keys: Sequence[tuple[Guide, np.ndarray, int]],
