@@ -18,11 +18,18 @@ STAGES = ("read", "prep", "motion", "network", "compose", "write")
 
 
 class Stages:
-    """Seconds per stage name of one recorded run."""
+    """Wall and CPU seconds per stage name of one recorded run. CPU time (all the process's
+    threads) is what a shared machine's load does not inflate: on a busy machine the wall
+    time of a single-threaded stage is its CPU time stretched by the wait for a core."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        self._open: list[list] = []  # [name, start of its current uninterrupted stretch]
+        self.cpu: dict[str, float] = {}
+        self._open: list[list] = []  # [name, wall, cpu at the start of its current stretch]
+
+    def _add(self, entry: list, wall: float, cpu: float) -> None:
+        self.seconds[entry[0]] = self.seconds.get(entry[0], 0.0) + wall - entry[1]
+        self.cpu[entry[0]] = self.cpu.get(entry[0], 0.0) + cpu - entry[2]
 
 
 _active: Stages | None = None
@@ -30,25 +37,23 @@ _active: Stages | None = None
 
 @contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Count the block's wall time as ``name`` (minus the nested stages' time) while a
+    """Count the block's time as ``name`` (minus the nested stages' time) while a
     ``record()`` is open."""
     rec = _active
     if rec is None:
         yield
         return
-    now = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     if rec._open:  # the enclosing stage pauses
-        outer = rec._open[-1]
-        rec.seconds[outer[0]] = rec.seconds.get(outer[0], 0.0) + now - outer[1]
-    rec._open.append([name, now])
+        rec._add(rec._open[-1], wall, cpu)
+    rec._open.append([name, wall, cpu])
     try:
         yield
     finally:
-        end = time.perf_counter()
-        _, start = rec._open.pop()
-        rec.seconds[name] = rec.seconds.get(name, 0.0) + end - start
-        if rec._open:
-            rec._open[-1][1] = end  # and resumes
+        wall, cpu = time.perf_counter(), time.process_time()
+        rec._add(rec._open.pop(), wall, cpu)
+        if rec._open:  # and resumes
+            rec._open[-1][1:] = [wall, cpu]
 
 
 @contextmanager

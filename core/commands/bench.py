@@ -229,25 +229,25 @@ def _shot_run(model: str, backend: str, root: Path) -> dict:
 
     frames = len(list((root / "shot").glob("line.*.png")))
     with record() as rec:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         with stage("load"):
             from . import colorize  # noqa: F401  (its imports are part of loading)
         if main(_colorize_argv(root, model, backend, frames)) != 0:
             raise InkpaintError("the end-to-end colorize run failed")
-        total = time.perf_counter() - t
-    return {"seconds": rec.seconds, "total": total, "peak_rss_mb": _peak_mb(),
-            "inbetweens": frames - 2}
+        rec.seconds["total"] = time.perf_counter() - t
+        rec.cpu["total"] = time.process_time() - cpu
+    return {"seconds": rec.seconds, "cpu": rec.cpu, "peak_rss_mb": _peak_mb()}
 
 
-def _anchor_seconds(shot, frames: int) -> float:
-    """Seconds per in-between of the optical-flow warp anchor (``core.motion.warp_anchor``,
-    as the evaluation's flow_warp row makes it: guides from the line art, both keys warped
-    and blended) on the same shot."""
+def _anchor_seconds(shot, frames: int) -> tuple[float, float]:
+    """Wall and CPU seconds per in-between of the optical-flow warp anchor
+    (``core.motion.warp_anchor``, as the evaluation's flow_warp row makes it: guides from
+    the line art, both keys warped and blended) on the same shot."""
     from ..eval.evaluate import Runner
 
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     Runner.warped(shot, (0, frames - 1), list(range(1, frames - 1)))
-    return (time.perf_counter() - t) / (frames - 2)
+    return (time.perf_counter() - t) / (frames - 2), (time.process_time() - cpu) / (frames - 2)
 
 
 def _shot_bench(size: str, model: str, backends: list[str], frames: int, repeat: int,
@@ -276,7 +276,8 @@ def _shot_bench(size: str, model: str, backends: list[str], frames: int, repeat:
                                     f"{model}:{backend}", "--dir", str(root)],
                                    capture_output=True, text=True, check=True)
                 row = json.loads(r.stdout.strip().splitlines()[-1])
-                if backend not in rows or row["total"] < rows[backend]["total"]:
+                if backend not in rows or row["seconds"]["total"] < rows[backend]["seconds"][
+                        "total"]:
                     rows[backend] = row
         anchor = min(_anchor_seconds(shot, frames) for _ in range(repeat))
         _print_shot(w, h, frames, model, rows, anchor, repeat)
@@ -286,8 +287,18 @@ def _shot_bench(size: str, model: str, backends: list[str], frames: int, repeat:
     return 0
 
 
+def _per_stage(times: dict[str, float], name: str) -> float:
+    """A stage's seconds; ``other``: the run's time outside every stage; ``total``: the
+    run's time without ``load``, which a shot pays once, however long."""
+    if name == "other":
+        return times["total"] - sum(v for k, v in times.items() if k != "total")
+    if name == "total":
+        return times["total"] - times.get("load", 0.0)
+    return times.get(name, 0.0)
+
+
 def _print_shot(w: int, h: int, frames: int, model: str, rows: dict[str, dict],
-                anchor: float, repeat: int) -> None:
+                anchor: tuple[float, float], repeat: int) -> None:
     from ..timing import STAGES
 
     load = os.getloadavg()
@@ -298,18 +309,18 @@ def _print_shot(w: int, h: int, frames: int, model: str, rows: dict[str, dict],
           " (1/5/15 min)\n")
     cells: dict[str, list[str]] = {}
     for r in rows.values():
-        sec = r["seconds"]
-        per = {name: sec.get(name, 0.0) / n for name in STAGES}
-        per["other (planning, frame keys, progress)"] = (r["total"] - sum(sec.values())) / n
-        for name, v in per.items():
-            cells.setdefault(name, []).append(f"{v:.3f}")
-        cells.setdefault("**total**", []).append(
-            f"**{(r['total'] - sec.get('load', 0.0)) / n:.3f}**")
-        cells.setdefault("load, once per run (s)", []).append(f"{sec.get('load', 0.0):.1f}")
+        for name in [*STAGES, "other", "total", "load"]:
+            wall, cpu = (_per_stage(r[k], name) for k in ("seconds", "cpu"))
+            if name != "load":
+                wall, cpu = wall / n, cpu / n
+            cells.setdefault(name, []).append(f"{wall:.3f} ({cpu:.3f})")
         cells.setdefault("peak RSS MB", []).append(f"{r['peak_rss_mb']:.0f}")
-    print("| stage (s per in-between) | " + " | ".join(rows) + " |")
+    names = {"other": "other (planning, frame keys, progress)", "total": "**total**",
+             "load": "load, once per run (s)"}
+    print("| stage: s per in-between, wall (CPU) | " + " | ".join(rows) + " |")
     print("|---|" + "---|" * len(rows))
     for name, row in cells.items():
-        print(f"| {name} | " + " | ".join(row) + " |")
+        print(f"| {names.get(name, name)} | " + " | ".join(row) + " |")
     print(f"\nflow-warp anchor (core.motion.warp_anchor, as `inkpaint evaluate`'s flow_warp row "
-          f"makes it) on the same shot: {anchor:.3f} s per in-between", flush=True)
+          f"makes it) on the same shot: {anchor[0]:.3f} ({anchor[1]:.3f}) s per in-between",
+          flush=True)

@@ -86,14 +86,19 @@ def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
     total = keys[0].weight
     for k in keys[1:]:
         total = total + k.weight
-    acc = np.zeros(keys[0].rgb.shape, np.float32)
-    for k in keys:
-        w = k.weight / total
-        if k.rgb.ndim == 3:  # a weight per channel: numpy's broadcast of w[..., None] is slow
-            w = cv2.merge([w] * k.rgb.shape[2])
-        acc += np.multiply(k.rgb, w, dtype=w.dtype)
-    if keys[0].rgb.dtype == np.uint8:
-        acc = np.clip(np.rint(acc), 0, 255).astype(np.uint8)
+    weights = [k.weight / total for k in keys]
+    colour = keys[0].rgb.ndim == 3
+    # channel by channel: the same sums as with weights broadcast over the channels, in a
+    # third of the memory traffic (numpy's broadcast of w[..., None] is slow at 1080p)
+    planes = []
+    for c in range(keys[0].rgb.shape[2] if colour else 1):
+        acc = np.zeros(total.shape, np.float32)
+        for k, w in zip(keys, weights):
+            acc += np.multiply(k.rgb[..., c] if colour else k.rgb, w, dtype=w.dtype)
+        if keys[0].rgb.dtype == np.uint8:
+            acc = np.clip(np.rint(acc), 0, 255).astype(np.uint8)
+        planes.append(acc)
+    acc = cv2.merge(planes) if colour else planes[0]
     return acc, np.maximum.reduce([k.valid for k in keys])
 
 
