@@ -51,7 +51,7 @@ import cv2
 import numpy as np
 
 from ..errors import InkpaintError
-from ..motion.keys import FrameMotion, blend
+from ..motion.keys import FrameMotion, blend, total_weight
 from ..preprocess import line_art
 from .decide import (
     EVIDENCE,
@@ -309,7 +309,7 @@ def evidence(seg: Segmentation, net: np.ndarray, refs: Sequence[RefCel],
         keep[:, KEEP_FEATURES.index("match_off")] = np.where(ref_code < 0, sim, 0.0)
     if motion is not None and len(lut.palette):
         if motion.keys:
-            total = np.sum([k.weight for k in motion.keys], axis=0)
+            total = total_weight(motion.keys)
             for k in motion.keys:
                 v, off, second = image_votes(seg, to_u8(k.rgb), k.weight / total * k.valid,
                                              lut, step)

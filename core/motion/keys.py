@@ -79,13 +79,19 @@ def warp_key(target: Guide, key: Guide, rgb: np.ndarray, t_weight: float,
     return WarpedKey(warp(rgb, m.flow), np.maximum(valid * t_weight, FLOOR * t_weight), valid)
 
 
+def total_weight(keys: Sequence[WarpedKey]) -> np.ndarray:
+    """The keys' weights summed per pixel: np.sum of them stacked, without the stack."""
+    total = keys[0].weight
+    for k in keys[1:]:
+        total = total + k.weight
+    return total
+
+
 def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
     """The warped keys blended per pixel by weight (in the keys' own dtype: uint8 keys give
     rounded uint8), and the best validity of any key there (how much of the pixel's colour
     is backed by a key)."""
-    total = keys[0].weight
-    for k in keys[1:]:
-        total = total + k.weight
+    total = total_weight(keys)
     weights = [k.weight / total for k in keys]
     colour = keys[0].rgb.ndim == 3
     # channel by channel: the same sums as with weights broadcast over the channels, in a
