@@ -8,6 +8,7 @@ warps it counts as ``read``, not ``motion``, so the rows add up to the run witho
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ class Stages:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self._open: list[list] = []  # [name, wall, cpu at the start of its current stretch]
+        self.thread = threading.get_ident()  # the pipeline's own thread, the one timed
 
     def _add(self, entry: list, wall: float, cpu: float) -> None:
         self.seconds[entry[0]] = self.seconds.get(entry[0], 0.0) + wall - entry[1]
@@ -40,8 +42,8 @@ def stage(name: str) -> Iterator[None]:
     """Count the block's time as ``name`` (minus the nested stages' time) while a
     ``record()`` is open."""
     rec = _active
-    if rec is None:
-        yield
+    if rec is None or threading.get_ident() != rec.thread:
+        yield  # worker threads' time is in the stage that waits for them
         return
     wall, cpu = time.perf_counter(), time.process_time()
     if rec._open:  # the enclosing stage pauses
@@ -58,8 +60,7 @@ def stage(name: str) -> Iterator[None]:
 
 @contextmanager
 def record() -> Iterator[Stages]:
-    """Record the stages of whatever runs inside (one run at a time, not thread-safe: the
-    pipeline runs its steps on one thread)."""
+    """Record the stages of whatever runs inside on this thread (one run at a time)."""
     global _active
     previous, _active = _active, Stages()
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,10 @@ class ColoredFrame:
 
 
 Progress = Callable[[int, int], None]  # (frames done, frames total)
+
+# Threads that decode and prepare frames at once: the cores of the 2-core machine the speed
+# targets are set on; each holds one frame in flight, so memory grows by one frame a thread.
+THREADS = 2
 
 
 class Colorizer:
@@ -199,10 +204,11 @@ class Colorizer:
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
         shape = shot_size(lineart, sorted(needed), refs)
         check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
-        for f in sorted(needed):
-            digest = self._inspect(lineart[f])[1]
-            if digests is not None:
-                digests[lineart[f]] = digest
+        files = [lineart[f] for f in sorted(needed)]
+        with stage("read"):  # decoding, and the digests on the worker threads
+            found = _threaded(lambda p: self._inspect(p)[1], files)
+        if digests is not None:
+            digests.update(zip(files, found))
         for r in refs:
             read_key(r.color)
             if r.lineart is not None:
@@ -341,7 +347,9 @@ class _Run:
         """Colour one window's targets: G per reference set, then T over the window; only
         the ``wanted`` ones are composed and returned."""
         o = self.owner
-        read = {f: self.planes(self.lineart[f]) for f in w.targets}
+        with stage("prep"):  # and the reads, on the worker threads
+            read = dict(zip(w.targets, _threaded(lambda f: self.planes(self.lineart[f]),
+                                                 w.targets)))
         planes = {f: art.planes for f, art in read.items()}
         colours: dict[int, np.ndarray] = {}
         groups: dict[tuple[Reference, ...], list[int]] = {}
@@ -382,6 +390,17 @@ class _Lineart:
     pixels: np.ndarray  # as read, native size
     mask: np.ndarray  # native line coverage
     guide: Guide  # for optical flow (``core.motion``)
+
+
+def _threaded(fn: Callable, items: Sequence) -> list:
+    """``[fn(x) for x in items]`` on ``THREADS`` threads: decoding and preparing frames is
+    mostly numpy and OpenCV work that releases the GIL, single-threaded, so a second thread
+    keeps the other core busy. Results and the first error come in the items' order."""
+    pool = ThreadPoolExecutor(THREADS)
+    try:
+        return list(pool.map(fn, items))
+    finally:  # after an error or a cancel (SIGTERM), the frames not started are not read
+        pool.shutdown(cancel_futures=True)
 
 
 def _digest(pixels: np.ndarray) -> str:
