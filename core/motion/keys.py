@@ -101,8 +101,8 @@ def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
         acc = np.zeros(total.shape, np.float32)
         for k, w in zip(keys, weights):
             acc += np.multiply(k.rgb[..., c] if colour else k.rgb, w, dtype=w.dtype)
-        if keys[0].rgb.dtype == np.uint8:
-            acc = np.clip(np.rint(acc), 0, 255).astype(np.uint8)
+        if keys[0].rgb.dtype == np.uint8:  # rounded half to even and saturated, as
+            acc = cv2.convertScaleAbs(acc)  # np.clip(np.rint(acc), 0, 255); acc >= 0
         planes.append(acc)
     acc = cv2.merge(planes) if colour else planes[0]
     return acc, np.maximum.reduce([k.valid for k in keys])
