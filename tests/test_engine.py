@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.engine.colorizer import Colorizer
+from core.engine.colorizer import THREADED_PIXELS, Colorizer, _threaded
 from core.engine.plan import Reference
 from core.errors import InkpaintError
 from core.frames import FrameSequence
@@ -141,3 +141,19 @@ def test_flat_composition_paints_only_reference_palette_and_line_colours(lite_we
     for c in out:
         used = {tuple(p) for p in np.unique(np.round(c.rgb * 255).reshape(-1, 3), axis=0)}
         assert used <= allowed, f"frame {c.frame} has colours no reference has"
+
+
+def test_frames_read_on_threads_come_back_in_order_with_the_first_error():
+    """Production-size frames are decoded on two threads: results keep the frames' order,
+    and of two bad frames the earlier one is reported, as a one-by-one read would."""
+    big = (THREADED_PIXELS, 1)
+    assert _threaded(lambda x: x * x, range(40), big) == [x * x for x in range(40)]
+
+    def read(x: int) -> int:
+        if x in (3, 7):
+            raise InkpaintError(f"cannot read frame {x}")
+        return x
+
+    for shape in (big, (64, 64)):
+        with pytest.raises(InkpaintError, match="frame 3"):
+            _threaded(read, range(10), shape)

@@ -55,7 +55,10 @@ Progress = Callable[[int, int], None]  # (frames done, frames total)
 
 # Threads that decode and prepare frames at once: the cores of the 2-core machine the speed
 # targets are set on; each holds one frame in flight, so memory grows by one frame a thread.
-THREADS = 2
+# Only for frames of at least THREADED_PIXELS (720p): there a frame costs tens of ms to
+# decode and prepare; on small frames the threads' malloc arenas, which keep freed buffers,
+# cost more than the threads save (+25-50 MB peak RSS at 256 px, measured).
+THREADS, THREADED_PIXELS = 2, 1280 * 720
 
 
 class Colorizer:
@@ -206,7 +209,7 @@ class Colorizer:
         check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
         files = [lineart[f] for f in sorted(needed)]
         with stage("read"):  # decoding, and the digests on the worker threads
-            found = _threaded(lambda p: self._inspect(p)[1], files)
+            found = _threaded(lambda p: self._inspect(p)[1], files, shape)
         if digests is not None:
             digests.update(zip(files, found))
         for r in refs:
@@ -349,7 +352,7 @@ class _Run:
         o = self.owner
         with stage("prep"):  # and the reads, on the worker threads
             read = dict(zip(w.targets, _threaded(lambda f: self.planes(self.lineart[f]),
-                                                 w.targets)))
+                                                 w.targets, self.shape)))
         planes = {f: art.planes for f, art in read.items()}
         colours: dict[int, np.ndarray] = {}
         groups: dict[tuple[Reference, ...], list[int]] = {}
@@ -392,10 +395,13 @@ class _Lineart:
     guide: Guide  # for optical flow (``core.motion``)
 
 
-def _threaded(fn: Callable, items: Sequence) -> list:
-    """``[fn(x) for x in items]`` on ``THREADS`` threads: decoding and preparing frames is
-    mostly numpy and OpenCV work that releases the GIL, single-threaded, so a second thread
-    keeps the other core busy. Results and the first error come in the items' order."""
+def _threaded(fn: Callable, items: Sequence, shape: tuple[int, int]) -> list:
+    """``[fn(x) for x in items]``, on ``THREADS`` threads for frames of ``shape`` from
+    ``THREADED_PIXELS`` up: decoding and preparing frames is mostly numpy and OpenCV work that
+    releases the GIL, single-threaded, so a second thread keeps the other core busy. Results
+    and the first error come in the items' order."""
+    if shape[0] * shape[1] < THREADED_PIXELS:
+        return [fn(x) for x in items]
     pool = ThreadPoolExecutor(THREADS)
     try:
         return list(pool.map(fn, items))
