@@ -250,7 +250,9 @@ class _Run:
         self.fit: Fit = fit(blank, owner.size, multiple=8, pad_value=1.0)[1]
         self.prepared = lru_cache(maxsize=16)(self._prepare_ref)
         self.cels = lru_cache(maxsize=8)(self._cel)
-        self.key_guides = lru_cache(maxsize=8)(self._key_guide)
+        # a reference's line art read and prepared once for the network, its cel and its
+        # flow guide; a few: it holds the native pixels
+        self.key_art = lru_cache(maxsize=4)(self._key_art)
         # the last frame coloured in the current segment: (segment, guide, uint8 RGB)
         self.memory: tuple[tuple, Guide, np.ndarray] | None = None
 
@@ -264,10 +266,8 @@ class _Run:
             return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
                             self.owner._inspect(path, pixels)[1], pixels, mask, guide(mask))
 
-    def _key_guide(self, ref: Reference) -> Guide:
-        cel = self.cels(ref)
-        with stage("prep"):
-            return guide(cel.mask)
+    def _key_art(self, ref: Reference) -> _Lineart:
+        return self.planes(ref.lineart or self.lineart[ref.frame])
 
     def motion(self, frame: int, art: _Lineart, chosen: Sequence[Reference],
                segment: tuple) -> FrameMotion | None:
@@ -277,7 +277,7 @@ class _Run:
         if not keys:
             return None
         tw = temporal_weights(frame, [r.frame for r in keys])
-        warped = [warp_key(art.guide, self.key_guides(r), self.cels(r).rgb, w)
+        warped = [warp_key(art.guide, self.key_art(r).guide, self.cels(r).rgb, w)
                   for r, w in zip(keys, tw)]
         track = None
         if self.memory is not None and self.memory[0] == segment:
@@ -290,9 +290,9 @@ class _Run:
 
     def _cel(self, ref: Reference) -> RefCel:
         rgb = read_key(ref.color)
-        pixels = read_image(ref.lineart or self.lineart[ref.frame]).pixels
+        art = self.key_art(ref)
         with stage("prep"):
-            return prepare_reference(rgb, pixels)
+            return prepare_reference(rgb, art.pixels, mask=art.mask)
 
     def finish(self, frame: int, net: np.ndarray, art: _Lineart,
                refs: Sequence[Reference], segment: tuple) -> ColoredFrame:
@@ -329,7 +329,7 @@ class _Run:
 
     def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
         rgb = read_key(ref.color)
-        lines = self.planes(ref.lineart or self.lineart[ref.frame]).planes
+        lines = self.key_art(ref).planes
         with stage("prep"):
             return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
 
