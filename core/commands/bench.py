@@ -313,7 +313,8 @@ def _print_shot(w: int, h: int, frames: int, model: str, rows: dict[str, dict],
             wall, cpu = (_per_stage(r[k], name) for k in ("seconds", "cpu"))
             if name != "load":
                 wall, cpu = wall / n, cpu / n
-            cells.setdefault(name, []).append(f"{wall:.3f} ({cpu:.3f})")
+            # four decimals: on a small shot the cheapest stages take a few ms a frame
+            cells.setdefault(name, []).append(f"{wall:.4f} ({cpu:.4f})")
         cells.setdefault("peak RSS MB", []).append(f"{r['peak_rss_mb']:.0f}")
     names = {"other": "other (planning, frame keys, progress)", "total": "**total**",
              "load": "load, once per run (s)"}
@@ -322,5 +323,5 @@ def _print_shot(w: int, h: int, frames: int, model: str, rows: dict[str, dict],
     for name, row in cells.items():
         print(f"| {names.get(name, name)} | " + " | ".join(row) + " |")
     print(f"\nflow-warp anchor (core.motion.warp_anchor, as `inkpaint evaluate`'s flow_warp row "
-          f"makes it) on the same shot: {anchor[0]:.3f} ({anchor[1]:.3f}) s per in-between",
+          f"makes it) on the same shot: {anchor[0]:.4f} ({anchor[1]:.4f}) s per in-between",
           flush=True)
