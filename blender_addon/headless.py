@@ -71,7 +71,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--model", help="weights name or .safetensors path")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("-k", type=int, help="references per frame")
-    p.add_argument("--no-temporal", action="store_true", help="skip temporal refinement")
+    p.add_argument("--temporal", action=argparse.BooleanOptionalAction,
+                   help="temporal refinement (default: the panel's setting)")
     p.add_argument("--out", help="output folder (default: //inkpaint/<source>/)")
     p.add_argument("--format", choices=["PNG", "EXR", "png", "exr"])
     p.add_argument("--review-below", type=float, metavar="X",
@@ -104,8 +105,8 @@ def main(argv: list[str] | None = None) -> None:
         settings["device"] = a.device.upper()
     if a.format:
         settings["file_format"] = a.format.upper()
-    if a.no_temporal:
-        settings["temporal"] = False
+    if a.temporal is not None:
+        settings["temporal"] = a.temporal
     try:
         colorize(scene, **settings)
     except InkpaintError as exc:

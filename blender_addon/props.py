@@ -145,7 +145,7 @@ class InkpaintSettings(bpy.types.PropertyGroup):
     )
     temporal: BoolProperty(
         name="Temporal Smoothing",
-        default=True,
+        default=False,  # measured no gain in the product (weights/MODEL_CARD.md)
         description="Refine frames over time to remove flicker",
     )
     review_below: FloatProperty(

@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="working resolution, long side (default: preset)")
     p.add_argument("-k", "--refs-per-frame", type=int, default=2, dest="k",
                    help="references used per frame (K)")
-    p.add_argument("--no-temporal", action="store_true", help="skip the temporal network")
+    p.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=False,
+                   help="refine each stretch between two keys with the temporal network "
+                        "(off by default: the shipped lite's trained one moves the product's "
+                        "evaluation by under 0.01 dB, weights/MODEL_CARD.md)")
     p.add_argument("--compose", choices=["auto", "flat", "network"], default="auto",
                    help="auto: palette fills where a region is flat, network colours where "
                         "it is not; flat: palette fills only; network: the plain network output")

@@ -83,10 +83,12 @@ def test_onnx_backend_runs_without_torch_and_flash_attention(lite_weights, shot,
     assert out == ["4", "False"]
 
 
-def test_a_range_computes_what_the_full_run_computes(torch_colorizer, shot):
+@pytest.mark.parametrize("temporal", [False, True])  # with it, a frame needs its window
+def test_a_range_computes_what_the_full_run_computes(lite_weights, shot, temporal):
+    colorizer = Colorizer(str(lite_weights), backend="torch", size=64, temporal=temporal)
     lineart, refs = _inputs(shot)
-    full = {c.frame: c.rgb for c in torch_colorizer.colorize(lineart, refs)}
-    part = list(torch_colorizer.colorize(lineart, refs, range(1010, 1016)))
+    full = {c.frame: c.rgb for c in colorizer.colorize(lineart, refs)}
+    part = list(colorizer.colorize(lineart, refs, range(1010, 1016)))
     assert [c.frame for c in part] == list(range(1010, 1016))
     for c in part:
         assert np.array_equal(c.rgb, full[c.frame])

@@ -392,7 +392,7 @@ def key_args(shot, frames=(1001, 1024, 1048)):
 
 def test_farm_plan_cli_json(small_shot):
     r = inkpaint("farm", "plan", "--lineart", small_shot["lineart"], *key_args(small_shot),
-                 "--chunk-size", 12, "--format", "json")
+                 "--chunk-size", 12, "--temporal", "--format", "json")
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert [c["frames"] for c in plan["chunks"]] == ["1001-1001", "1002-1013", "1014-1024",

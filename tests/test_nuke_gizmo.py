@@ -46,7 +46,7 @@ EXPECTED = {  # name: (knob class, default)
     "backend": ("Enumeration_Knob", "torch"),
     "device": ("Enumeration_Knob", "auto"),
     "k": ("Int_Knob", 2),
-    "temporal": ("Boolean_Knob", True),
+    "temporal": ("Boolean_Knob", False),
     "cache_dir": ("File_Knob", ""),
     "python": ("File_Knob", ""),
     "size": ("Int_Knob", 0),

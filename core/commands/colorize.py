@@ -188,7 +188,7 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     check_memory_of(shape, args.size if args.size is not None else cfg.size, cfg, args.k,
                     len(refs))
     colorizer = Colorizer(model=args.model, backend=args.backend, device=args.device,
-                          size=args.size, k=args.k, temporal=not args.no_temporal,
+                          size=args.size, k=args.k, temporal=args.temporal,
                           compose=args.compose, lines=args.lines)
     if review_below is not None and not colorizer.composes:
         raise InkpaintError("--review-below needs confidence, and --compose network --lines "

@@ -53,7 +53,8 @@ def add_farm_parser(sub: argparse._SubParsersAction) -> None:
                             "whole temporal windows")
         p.add_argument("--model", default="lite",
                        help="weights (lite, paper or a .safetensors path): sets the window")
-        p.add_argument("--no-temporal", action="store_true", help="skip the temporal network")
+        p.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=False,
+                       help="refine with the temporal network (as colorize --temporal)")
         if name == "plan":
             p.add_argument("--format", choices=["text", "json"], default="text")
             continue
@@ -160,7 +161,7 @@ def _plan(args: argparse.Namespace) -> tuple[FrameSequence, list[KeySpec], Chunk
     shot_size({f: seq.path(f) for f in seq.frames}, seq.frames, refs)
     check_keys(refs)
     plan = plan_chunks(first, last, [r.frame for r in refs if r.frame is not None],
-                       args.chunk_size, window_targets(args.model, not args.no_temporal),
+                       args.chunk_size, window_targets(args.model, args.temporal),
                        frames)
     keys = [KeySpec(os.path.abspath(r.color), r.frame,
                     os.path.abspath(r.lineart) if r.lineart else None) for r in refs]
@@ -196,7 +197,7 @@ def _submit(args: argparse.Namespace) -> int:
                    backend=args.backend or ("onnx" if args.farm in ("blender", "nuke")
                                             else "torch"),
                    device=args.device, size=args.size, k=args.k,
-                   temporal=not args.no_temporal, bit_depth=args.bit_depth,
+                   temporal=args.temporal, bit_depth=args.bit_depth,
                    overwrite=args.overwrite, env=env, priority=args.priority, options=options)
     if args.node_command:
         spec.command = shlex.split(args.node_command)

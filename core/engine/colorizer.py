@@ -65,7 +65,7 @@ class Colorizer:
     """Colours shots with one loaded model; reuse it across shots to load weights once."""
 
     def __init__(self, model: str = "lite", backend: str = "torch", device: str = "auto",
-                 size: int | None = None, k: int = 2, temporal: bool = True,
+                 size: int | None = None, k: int = 2, temporal: bool = False,
                  expect_preset: str | None = None, compose: str = DEFAULT_MODE,
                  lines: str = "keep") -> None:
         with stage("load"):

@@ -51,7 +51,7 @@ const JOB_TYPE = {
     { key: "device", type: "string", default: "auto", choices: ["auto", "cpu", "cuda"] },
     { key: "size", type: "int32", default: 0, description: "Working resolution (0: the model's)" },
     { key: "k", type: "int32", default: 2, description: "References per frame" },
-    { key: "temporal", type: "bool", default: true, description: "Use the temporal network" },
+    { key: "temporal", type: "bool", default: false, description: "Use the temporal network" },
     { key: "bit_depth", type: "int32", default: 8, description: "PNG/TIFF bit depth (8 or 16)" },
     { key: "overwrite", type: "bool", default: false, description: "Redo frames already written" },
     { key: "task_type", type: "string", default: "misc", visible: "submission",
@@ -69,7 +69,7 @@ function compileJob(job) {
   const options = ["--model", s.model, "--backend", s.backend, "--device", s.device,
                    "-k", String(s.k), "--bit-depth", String(s.bit_depth)];
   if (s.size) options.push("--size", String(s.size));
-  if (s.temporal === false) options.push("--no-temporal");
+  options.push(s.temporal ? "--temporal" : "--no-temporal");
   if (s.overwrite) options.push("--overwrite");
   for (const chunk of chunks) {
     const task = author.Task(`colorize-${chunk}`, s.task_type || "misc");

@@ -38,7 +38,7 @@ class JobSpec:
     device: str = "auto"
     size: int | None = None
     k: int = 2
-    temporal: bool = True
+    temporal: bool = False
     bit_depth: int = 8
     overwrite: bool = False
     # How a farm node starts inkpaint: the ``inkpaint`` command on the node's PATH (what
@@ -60,8 +60,8 @@ class JobSpec:
                 "-k", str(self.k), "--bit-depth", str(self.bit_depth)]
         if self.size:
             args += ["--size", str(self.size)]
-        if not self.temporal:
-            args.append("--no-temporal")
+        # Said both ways, so a node whose inkpaint has another default renders the same.
+        args.append("--temporal" if self.temporal else "--no-temporal")
         if self.overwrite:
             args.append("--overwrite")
         return args

@@ -140,7 +140,7 @@ def read_settings(values):
         backend=_choice(values, "backend", BACKENDS),
         device=_choice(values, "device", DEVICES),
         k=k,
-        temporal=bool(values.get("temporal", True)),
+        temporal=bool(values.get("temporal", False)),
         size=size or None,
         cache_dir=str(values.get("cache_dir") or "").strip(),
         python=str(values.get("python") or "").strip(),

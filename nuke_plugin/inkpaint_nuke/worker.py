@@ -66,7 +66,7 @@ def run(job, progress=None, should_cancel=None, log=None):
     colorizer = colorizer_mod.Colorizer(
         model=job["model"], backend=job.get("backend", "torch"),
         device=job.get("device", "auto"), size=job.get("size"), k=int(job.get("k", 2)),
-        temporal=bool(job.get("temporal", True)))
+        temporal=bool(job.get("temporal", False)))
     # The correction loop's render log, as the CLI keeps it: a frame is skipped only when it
     # was written from the same inputs (rendered line art, the references as the gizmo
     # rendered them) and settings, so a retried farm task after a key changed redoes the

@@ -40,7 +40,7 @@ def test_register_unregister_register(addon):
     assert bpy.ops.inkpaint.colorize_strip.idname() == "INKPAINT_OT_colorize_strip"
     s = bpy.context.scene.inkpaint
     assert (s.marker_prefix, s.model, s.k, s.temporal, s.file_format) == \
-        ("ref", "lite", 2, True, "PNG")
+        ("ref", "lite", 2, False, "PNG")
 
 
 def test_manifest_validates_and_builds_with_blenders_own_tool(ext_dir, tmp_path):

@@ -97,6 +97,7 @@ def test_gp_shot_blocking_then_reruns_and_exr_replace_the_strip(addon, weights, 
     frames = [f"Drawing.{f:04d}.png" for f in FRAMES]
     maps = [f"Drawing.confidence.{f:04d}.png" for f in FRAMES]
 
+    scene.inkpaint.temporal = True  # the paper's whole system first; the default (off) below
     t0 = time.monotonic()
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     record_property("png_run_seconds", round(time.monotonic() - t0, 1))
@@ -367,7 +368,7 @@ def test_headless_main_prints_progress_lines(addon, weights, tmp_path, capsys):
     format_frames = importlib.import_module(f"{addon.__name__}.core.frames").format_frames
     make_gp_shot(tmp_path)
     bpy.context.scene.inkpaint.gp_object = None
-    headless.main(["--gp-object", "Drawing", "-k", "1", "--no-temporal", "--format", "exr"])
+    headless.main(["--gp-object", "Drawing", "-k", "1", "--temporal", "--format", "exr"])
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("inkpaint:")]
     progress = [ln for ln in lines if ln.startswith("inkpaint: progress ")]
     assert len(progress) == 12 + 2 + 12  # line-art renders, reference renders, frames
@@ -382,7 +383,7 @@ def test_headless_main_prints_progress_lines(addon, weights, tmp_path, capsys):
                          f"{format_frames(low)}" if low else
                          "inkpaint: review none of 12 frames below 0.60")
     s = bpy.context.scene.inkpaint
-    assert (s.k, s.temporal, s.file_format, s.gp_object.name) == (1, False, "EXR", "Drawing")
+    assert (s.k, s.temporal, s.file_format, s.gp_object.name) == (1, True, "EXR", "Drawing")
     out = tmp_path / "inkpaint" / "Drawing"
     assert len([n for n in listing(out) if n.startswith("Drawing.0")]) == 12
 
