@@ -56,7 +56,7 @@ class TrainingClips(IterableDataset):
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, os.getpid()])
+        rng = np.random.default_rng([self.seed, info.id if info else 0])
         while True:
             seed = int(rng.integers(0, EVAL_SEED_BASE))
             source = "drawings" if rng.random() < self.drawings else "procedural"
@@ -92,7 +92,7 @@ class FootageClips(IterableDataset):
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, os.getpid()])
+        rng = np.random.default_rng([self.seed, info.id if info else 0])
         data = FootageShots(self.root)
         while True:
             i = self.shots[int(rng.integers(len(self.shots)))]
