@@ -2,9 +2,14 @@
 each written atomically.
 
 JSON layout: ``{"settings": {...}, "sets": {name: {"title", "source", "protocols":
-{"8": {"refs", "inkpaint": M, "copy_nearest": M} | {"skipped"}}, "k_table": {"frames",
-"rows": [{"k", "refs", "inkpaint": M, "copy_nearest": M}]}, "ablation": {"frames", "rows":
-[{"setting", "model", "metrics": M}]}} | {"title", "skipped"}}}`` where M is ``{"mse", "psnr",
+{"8": {"refs", "inkpaint": M, "copy_nearest": M, "flow_warp": M} | {"skipped"}},
+"compose_table": {"frames", "rows": [{"method", "metrics": M}]}, "k_table": {"frames",
+"rows": [{"k", "refs", "inkpaint": M, "network": M, "copy_nearest": M, "flow_warp": M}]},
+"ablation": {"frames", "rows": [{"setting", "model", "metrics": M, "network": M}]}} |
+{"title", "skipped"}}, "paper": {"source", "columns", "tables": {"table1" | "table2" |
+"table5": {"title", "rows": [[name, *values]]}}}}`` (``network``: the network alone,
+``--compose network``; ``paper``: its published rows of the tables the run made) where M is
+``{"mse", "psnr",
 "ssim", "fid", "moving_psnr", "clips", "frames", "moving_frames", "fid_images"}`` (null where a
 number does not exist: FID off, nothing moving).
 """
