@@ -88,6 +88,11 @@ def test_same_seed_same_start_and_data(tmp_path):
         assert torch.equal(x, y)
     clip_a, clip_b = (next(iter(t.loader())) for t in (a, b))
     assert all(torch.equal(clip_a[k], clip_b[k]) for k in clip_a)
+    unbroken = iter(a.loader())
+    first, second = next(unbroken), next(unbroken)
+    assert not torch.equal(first["color"], second["color"])
+    b.step = 1  # as if resumed after one step: it goes on with the second clip
+    assert all(torch.equal(next(iter(b.loader()))[k], second[k]) for k in second)
 
 
 def test_stage2_needs_matching_init(tmp_path, lite_weights):
@@ -95,3 +100,10 @@ def test_stage2_needs_matching_init(tmp_path, lite_weights):
         Trainer(_opts(tmp_path / "r", stage=2))
     with pytest.raises(InkpaintError, match="same ablation"):
         Trainer(_opts(tmp_path / "r", stage=2, ablation="no-sim", init=str(lite_weights)))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path):
+    with pytest.raises(InkpaintError, match="no CUDA GPU"):
+        Trainer(_opts(tmp_path / "r", device="cuda"))
+    assert not (tmp_path / "r").exists()

@@ -294,16 +294,17 @@ class Trainer:
                          "options": json.loads(json.dumps(asdict(o), default=str))})
 
     def loader(self) -> torch.utils.data.DataLoader:
-        """The training clips from the current step on: a fixed stream per (seed, step), so
-        runs of one seed see the same clips, and a resumed run does not replay its first."""
+        """The training clips from the current step on (``clips.sample_rngs``): runs of one
+        seed see the same clips, and a resumed run the ones an unbroken run would have."""
         o = self.opts
+        start = self.step * o.batch
         if o.data:
             return torch.utils.data.DataLoader(
                 FootageClips(o.data, self.train_shots, o.clip_frames, self.cfg.train_size,
-                             self.cfg.distance_max, o.seed + self.step), batch_size=o.batch)
+                             self.cfg.distance_max, o.seed, start), batch_size=o.batch)
         return clip_loader(o.clip_frames, self.cfg.train_size, self.cfg.distance_max,
-                           o.batch, seed=o.seed + self.step, drawings=o.drawings,
-                           workers=o.workers)
+                           o.batch, seed=o.seed, drawings=o.drawings, workers=o.workers,
+                           start=start)
 
     def run(self, progress: Callable[[str], None] = print,
             on_step: Callable[[int], None] | None = None) -> None:
@@ -318,6 +319,7 @@ class Trainer:
         for clip in loader:
             if self.step >= o.steps:
                 break
+            self.rng = np.random.default_rng([o.seed, self.step])  # refs and targets, by step
             acc.append(step_fn({k: v.to(self.device) for k, v in clip.items()}))
             self.step += 1
             if on_step:
