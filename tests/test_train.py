@@ -47,6 +47,7 @@ def test_stage1_writes_and_resumes_then_stage2_keeps_g(tmp_path):
     assert any(not np.array_equal(a[k], b[k]) for k in a if k.startswith("T."))
 
 
+@pytest.mark.slow  # two short trainings per ablation: ~5-40 s each on a busy 2-core CPU
 @pytest.mark.parametrize("ablation", list(ABLATIONS))
 def test_every_ablation_trains_resumes_and_is_recorded(tmp_path, ablation):
     """A few steps of each Table 1 row: the run switches the part off (architecture) or

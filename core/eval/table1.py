@@ -80,6 +80,11 @@ def evaluate_all(args: argparse.Namespace, weights: dict[str, Path], log=print) 
     opts = Options(model=str(full), sets=tuple(args.sets.split(",")), clips=args.clips,
                    protocols=(8,), ablations={n: str(weights[n]) for n in RUNS[1:]},
                    size=args.size, device=args.device, fid=not args.no_fid)
+    log("table1: evaluating, as " + " ".join([
+        "inkpaint evaluate --model", opts.model, "--ablation",
+        ",".join(opts.ablations.values()), "--sets", ",".join(opts.sets), "--clips",
+        str(opts.clips), "--protocol 8 --size", str(opts.size), *(() if opts.fid else
+                                                                 ("--no-fid",))]))
     report = evaluate(opts, log=log)
     report["settings"]["table1"] = {
         "steps": args.steps, "t_steps": args.t_steps, "train_size": args.train_size,
