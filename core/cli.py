@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="networks' initial weights and the clip stream (same seed, same data)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="auto: a CUDA GPU where PyTorch sees one, else the CPU")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes rendering training clips (on a GPU, give it the CPU "
+                        "cores: one process renders clips slower than a GPU trains on them)")
     return parser
 
 
@@ -195,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 vgg_side=args.vgg_side, threads=args.threads,
                                 drawings=args.drawings, ablation=args.ablation,
                                 train_size=args.train_size, seed=args.seed,
-                                device=args.device)
+                                device=args.device, workers=args.workers)
             Trainer(opts).run(progress=lambda line: print(line, flush=True))
             return 0
     except InkpaintError as exc:
