@@ -12,7 +12,7 @@ from core.card import read_card
 from core.eval.table1 import RUNS, TEMPORAL_RUN, main
 
 TINY = ["--train-size", "32", "--batch", "1", "--vgg-side", "32", "--drawings", "0",
-        "--ckpt-every", "1", "--val-clips", "1", "--device", "cpu"]
+        "--ckpt-every", "1", "--val-clips", "1", "--device", "cpu", "--nice", "0"]
 
 
 def _step(weights) -> int:

@@ -2,8 +2,10 @@
 same clip stream for the same number of steps, one after another, then one evaluation with a
 row per ablation, through the product path and the network alone.
 
-    nice -n 19 python -m core.eval.table1 --steps 250 --t-steps 50 --train-size 64 \\
-        --batch 2 --run-root runs/table1
+    python -m core.eval.table1 --steps 250 --t-steps 50 --train-size 64 --batch 2 \\
+        --run-root runs/table1
+
+runs at ``nice`` 19 and one thread unless told otherwise.
 
 Every run lives in ``RUN_ROOT/NAME`` and checkpoints as ``inkpaint train`` does, so the suite
 resumes where it stopped: runs already at ``--steps`` are skipped, a larger ``--steps`` extends
@@ -119,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
                          "training size and a quarter of the cost)")
     ap.add_argument("--no-fid", action="store_true")
     ap.add_argument("--train-only", action="store_true", help="train, do not evaluate")
+    ap.add_argument("--nice", type=int, default=19,
+                    help="niceness added to the process (a long background job on a shared "
+                         "machine yields to everyone's work)")
     args = ap.parse_args(argv)
+    os.nice(args.nice)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     try:
         import cv2
