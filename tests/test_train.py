@@ -87,6 +87,9 @@ def test_same_seed_same_start_and_data(tmp_path):
     a, b = (Trainer(_opts(tmp_path / n, steps=1, train_size=32)) for n in "ab")
     for x, y in zip(a.gens.G.state_dict().values(), b.gens.G.state_dict().values()):
         assert torch.equal(x, y)
+    no_sim = Trainer(_opts(tmp_path / "c", steps=1, train_size=32, ablation="no-sim"))
+    for x, y in zip(a.disc.state_dict().values(), no_sim.disc.state_dict().values()):
+        assert torch.equal(x, y)  # the same D whatever G's architecture drew before it
     clip_a, clip_b = (next(iter(t.loader())) for t in (a, b))
     assert all(torch.equal(clip_a[k], clip_b[k]) for k in clip_a)
     unbroken = iter(a.loader())

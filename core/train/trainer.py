@@ -112,13 +112,12 @@ class Trainer:
         # training is never fully converged), and would change G under stage 2 by a few %.
         torch.manual_seed(opts.seed + 1)  # and the same D whatever G's ablation built
         if opts.stage == 1:
-            self.net = spectral_norm_marked(self.gens.G)
             self.disc: nn.Module = Discriminator(self.cfg.discriminator.channels)
         else:
-            self.net = spectral_norm_marked(self.gens.T)
             self.disc = TemporalDiscriminator(self.cfg.temporal.disc_channels)
             self.gens.G.eval().requires_grad_(False)
         spectral_norm_marked(self.disc)
+        self.net = spectral_norm_marked(self.gens.G if opts.stage == 1 else self.gens.T)
         for net in (self.gens.G, self.gens.T, self.disc):
             if net is not None:
                 net.to(self.device)
