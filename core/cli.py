@@ -17,6 +17,7 @@ from .commands.benchcompose import add_arguments as add_benchcompose_arguments
 from .commands.dataset import add_dataset_parser
 from .commands.evaluate import add_arguments as add_evaluate_arguments
 from .commands.finetune import add_finetune_parser
+from .config import ABLATIONS
 from .errors import InkpaintError, from_os_error
 from .progress import MODES as PROGRESS_MODES
 
@@ -132,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--drawings", type=float, default=0.5,
                    help="share of clips from animated clip-art drawings (0 = procedural only)")
+    p.add_argument("--ablation", choices=list(ABLATIONS),
+                   help="train the paper's Table 1 row with this part or loss switched off "
+                        "(no-temporal: G as Full, shipped without T)")
+    p.add_argument("--train-size", type=int,
+                   help="square training crops of this side (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="networks' initial weights and the clip stream (same seed, same data)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="auto: a CUDA GPU where PyTorch sees one, else the CPU")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes rendering training clips (on a GPU, give it the CPU "
+                        "cores: one process renders clips slower than a GPU trains on them)")
     return parser
 
 
@@ -192,7 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             opts = TrainOptions(preset=args.preset, run_dir=args.run, stage=args.stage,
                                 steps=args.steps, batch=args.batch, init=args.init,
                                 vgg_side=args.vgg_side, threads=args.threads,
-                                drawings=args.drawings)
+                                drawings=args.drawings, ablation=args.ablation,
+                                train_size=args.train_size, seed=args.seed,
+                                device=args.device, workers=args.workers)
             Trainer(opts).run(progress=lambda line: print(line, flush=True))
             return 0
     except InkpaintError as exc:

@@ -17,6 +17,20 @@ from .errors import InkpaintError
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
 
+# The paper's Table 1 rows (its "No Line Art" has no switch in this architecture): the
+# architecture switches of ``AblationConfig`` and the loss terms of eq. 11 whose lambda is 0.
+# "No Temporal" is the full G without T: its run trains G as Full does and ships no T.
+ABLATIONS: dict[str, tuple[dict[str, bool], dict[str, float]]] = {
+    "no-sim": ({"sim": False}, {}),
+    "no-em": ({"em": False}, {}),
+    "no-distance": ({"distance": False}, {}),
+    "no-perceptual": ({}, {"perc": 0.0}),
+    "no-style": ({}, {"style": 0.0}),
+    "no-latent": ({}, {"latent": 0.0}),
+    "no-temporal": ({"temporal": False}, {}),
+}
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     enc_channels: tuple[int, int, int]

@@ -38,9 +38,9 @@ def save_weights(path: Path, gens: Generators, info: dict | None = None) -> None
     """Write the baked generators and the sidecar YAML, each atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {f"G.{k}": v for k, v in baked_state_dict(gens.G).items()}
+    tensors = {f"G.{k}": v.cpu() for k, v in baked_state_dict(gens.G).items()}
     if gens.T is not None:
-        tensors.update({f"T.{k}": v for k, v in baked_state_dict(gens.T).items()})
+        tensors.update({f"T.{k}": v.cpu() for k, v in baked_state_dict(gens.T).items()})
     meta = {"format": FORMAT, "preset": gens.cfg.name, "config": json.dumps(gens.cfg.to_dict())}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata=meta)

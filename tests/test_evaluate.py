@@ -1,9 +1,11 @@
 import argparse
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
+import yaml
 
 from core.commands.evaluate import add_arguments, run_evaluate
 from core.data.procedural import Shot
@@ -121,6 +123,21 @@ def test_parse_ablations():
             parse_ablations(bad)
 
 
+def test_bare_ablation_weights_are_named_by_their_card(lite_weights, tmp_path):
+    """``--ablation WEIGHTS`` takes the row's name from what ``inkpaint train --ablation``
+    recorded in the card; weights trained without one must be named."""
+    for name, ablation in (("a", "no-em"), ("b", "full")):
+        path = tmp_path / f"{name}.safetensors"
+        shutil.copy(lite_weights, path)
+        card = yaml.safe_load(lite_weights.with_suffix(".yaml").read_text(encoding="utf-8"))
+        card["training"] = {"ablation": ablation, "step": 3}
+        path.with_suffix(".yaml").write_text(yaml.safe_dump(card), encoding="utf-8")
+    a, b = str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")
+    assert parse_ablations(f"{a}, no_sim={b}") == {"no-em": a, "no_sim": b}
+    with pytest.raises(InkpaintError, match="records no ablation"):
+        parse_ablations(b)
+
+
 def _args(*argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     add_arguments(p)
@@ -171,14 +188,25 @@ def test_report_files_hold_the_tables_and_numbers(small_run):
     compose = {r["method"]: r["metrics"]
                for r in doc["sets"]["procedural"]["compose_table"]["rows"]}
     assert list(compose) == ["compose flat", "compose network", "compose auto (default)",
-                             "region matcher (no network)", "copy nearest reference"]
+                             "region matcher (no network)",
+                             "flow warp of the keys (no network)", "copy nearest reference"]
     assert compose["compose auto (default)"] == proto["inkpaint"]  # one run, one job
     assert compose["copy nearest reference"] == proto["copy_nearest"]
-    assert len({c["psnr"] for c in compose.values()}) == 5  # five different outputs
+    assert compose["flow warp of the keys (no network)"] == proto["flow_warp"]
+    assert len({c["psnr"] for c in compose.values()}) == 6  # six different outputs
     assert compose["region matcher (no network)"]["frames"] == 12
     assert "Composition modes and baselines" in md
     rows = {r["setting"]: r["metrics"] for r in doc["sets"]["procedural"]["ablation"]["rows"]}
     assert rows["Full"] == proto["inkpaint"]  # the same run, not a second one
+    alone = {r["setting"]: r["network"] for r in doc["sets"]["procedural"]["ablation"]["rows"]
+             if "network" in r}
+    assert list(alone) == ["No Sim", "No Temporal", "Full"]  # copying has no network
+    assert alone["Full"] == compose["compose network"]  # the network alone, one job
+    assert alone["No Sim"] != alone["Full"] and alone["No Sim"]["frames"] == 12
+    assert "| No Sim (`" in md and "| network alone |" in md
+    assert list(doc["paper"]["tables"]) == ["table1", "table2"]  # no K table in this run
+    assert "## The paper's published rows (its own data set: not comparable)" in md
+    assert "| Full | 0.0101 | 22.81 | 0.870 | 26.9 |" in md  # its Table 1, as published
     # separate runs, each of its own weights (on the product path the composition may leave
     # the frames equal: where the warped keys decide every region the network's vote, whose
     # fitted weight is the smallest, changes nothing)
@@ -239,6 +267,8 @@ def test_k_table_and_skipped_protocol_on_a_short_set(tmp_path, lite_weights, mon
     assert [r["k"] for r in kt["rows"]] == [1, 2, 3, 4, 5]
     assert [r["inkpaint"]["frames"] for r in kt["rows"]] == [5, 4, 3, 2, 1]
     assert kt["rows"][1]["inkpaint"] == data["protocols"]["6"]["inkpaint"]
+    assert [r["network"]["frames"] for r in kt["rows"]] == [5, 4, 3, 2, 1]
+    assert list(report["paper"]["tables"]) == ["table5"]
 
 
 def test_a_set_that_cannot_be_had_is_reported_as_skipped(tmp_path, lite_weights, monkeypatch):

@@ -63,6 +63,19 @@ class Backend:
         return self._run(self.T, *_seq(lines, colours, is_ref))[0].transpose(1, 0, 2, 3)
 
 
+def torch_device(device: str) -> str:
+    """``auto`` -> ``cuda`` where PyTorch sees a GPU, else ``cpu``; ``cuda`` without one is
+    the user's error, said in one line rather than as a CUDA traceback later."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InkpaintError("--device cuda was asked for but PyTorch sees no CUDA GPU: "
+                            "use --device cpu or auto")
+    return device
+
+
 class TorchBackend(Backend):
     def __init__(self, model: str, device: str = "auto", expect_preset: str | None = None):
         import torch
@@ -70,12 +83,7 @@ class TorchBackend(Backend):
         from ..weights import load_weights
 
         self.torch = torch
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cuda" and not torch.cuda.is_available():
-            raise InkpaintError("--device cuda was asked for but PyTorch sees no CUDA GPU: "
-                                "use --device cpu or auto")
-        self.device = device
+        self.device = device = torch_device(device)
         gens = load_weights(model, expect_preset)
         self.cfg = gens.cfg
         self.G = gens.G.to(device)

@@ -50,12 +50,14 @@ from ..train.clips import EVAL_SEED_BASE
 from .metrics import mse, psnr, ssim
 from .regions import pixel_accuracy, region_accuracy
 
+NETWORK = "network"  # the compose mode that is the plain network output (Table 1, 2, 5 rows)
 SETS = ("procedural", "drawings", "sprites", "openmoji", "synfig-eye")
 PSNR_CAP = 60.0
 MOVING_THRESHOLD = 0.1
 K_VALUES = (1, 2, 3, 4, 5)
 K_TABLE_FRAMES = 24
 ABLATION_FRAMES = 8  # Table 1 is on the paper's protocol
+PAPER_TABLES = Path(__file__).with_name("paper_tables.yaml")
 SET_TITLES = {
     "procedural": "Held-out procedural cel shots",
     "drawings": "Held-out animated drawings (public-domain clip art)",
@@ -317,12 +319,15 @@ def _plan(src: _Source, opts: Options) -> _SetPlan:
         k_frames = min(K_TABLE_FRAMES, src.max_frames or K_TABLE_FRAMES)
         for k in K_VALUES:
             if k < k_frames:
-                add(k_frames, *pair(reference_frames(k, k_frames), k))
+                refs = reference_frames(k, k_frames)
+                add(k_frames, *pair(refs, k), Job(refs, opts.model, True, k, NETWORK))
     if opts.ablations is not None:
         refs = (0, ABLATION_FRAMES - 1)
-        add(ABLATION_FRAMES, *pair(refs), Job(refs, opts.model, False))
-        for path in opts.ablations.values():
-            add(ABLATION_FRAMES, Job(refs, path, True))
+        add(ABLATION_FRAMES, *pair(refs))
+        for path, temporal in [(opts.model, False), *((p, True) for p in opts.ablations.values())]:
+            add(ABLATION_FRAMES, *(Job(refs, path, temporal, compose=m)
+                                   for m in (DEFAULT_MODE, NETWORK)))
+        add(ABLATION_FRAMES, Job(refs, opts.model, compose=NETWORK))
     return _SetPlan(protocols, k_frames, jobs)
 
 
@@ -439,7 +444,8 @@ class Runner:
 
 
 def parse_ablations(text: str | None) -> dict[str, str] | None:
-    """``name=PATH,name=PATH`` -> {name: path}; None stays None (no ablation table)."""
+    """``name=PATH,PATH`` -> {name: path}; a bare PATH is named by the ablation its weights
+    card records (``inkpaint train --ablation``). None stays None (no ablation table)."""
     if text is None:
         return None
     out: dict[str, str] = {}
@@ -447,13 +453,27 @@ def parse_ablations(text: str | None) -> dict[str, str] | None:
         if not item:
             continue
         name, sep, path = item.partition("=")
-        if not sep or not name.strip() or not path.strip():
+        if not sep:
+            name, path = trained_ablation(item), item
+        if not name.strip() or not path.strip():
             raise InkpaintError(f"bad --ablation entry '{item}': use NAME=WEIGHTS, e.g. "
                                 "no_sim=runs/no_sim/best.safetensors")
         if name.strip() in out:
             raise InkpaintError(f"--ablation names '{name.strip()}' twice: keep one")
         out[name.strip()] = path.strip()
     return out
+
+
+def trained_ablation(model: str) -> str:
+    """The ablation a weights file was trained as (its card's ``training.ablation``)."""
+    from ..card import read_card
+
+    _, card = read_card(model)
+    name = (card.get("training") or {}).get("ablation")
+    if not name or name == "full":
+        raise InkpaintError(f"--ablation {model}: its card records no ablation (weights "
+                            "trained without --ablation): name the row, NAME=WEIGHTS")
+    return str(name)
 
 
 def ablation_label(name: str) -> str:
@@ -544,6 +564,7 @@ def evaluate(opts: Options, log: Callable[[str], None] = print) -> dict:
     finally:
         progress.close()
     report["sets"] = {n: report["sets"][n] for n in opts.sets}  # the order asked for
+    report["paper"] = paper_rows(opts)
     dev = runner.colorizers[(opts.model, True, 2, DEFAULT_MODE)].backend.device
     report["settings"] = {
         "model": opts.model, "model_path": info["path"], "preset": info["preset"],
@@ -558,6 +579,20 @@ def evaluate(opts: Options, log: Callable[[str], None] = print) -> dict:
         "seconds": round(time.time() - started, 1),
     }
     return report
+
+
+def paper_rows(opts: Options) -> dict:
+    """The paper's published rows of the tables this run makes (Table 1 with the ablations,
+    Table 2 with the composition table, Table 5 with the K table), for the report to set
+    beside ours, labelled as its own data set."""
+    import yaml
+
+    with PAPER_TABLES.open(encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    wanted = {"table1": opts.ablations is not None, "table2": opts.compose_table,
+              "table5": opts.k_table}
+    return {"source": doc["source"], "columns": doc["columns"],
+            "tables": {k: t for k, t in doc["tables"].items() if wanted[k]}}
 
 
 def _set_report(name: str, src: _Source, plan: _SetPlan,
@@ -584,6 +619,8 @@ def _set_report(name: str, src: _Source, plan: _SetPlan,
                 for m in MODES]
         rows.append({"method": "region matcher (no network)",
                      "metrics": row(ABLATION_FRAMES, Job(refs, matcher=True))})
+        rows.append({"method": "flow warp of the keys (no network)",
+                     "metrics": row(ABLATION_FRAMES, Job(refs, warp=True))})
         rows.append({"method": "copy nearest reference",
                      "metrics": row(ABLATION_FRAMES, Job(refs))})
         out["compose_table"] = {"frames": ABLATION_FRAMES, "rows": rows}
@@ -592,18 +629,20 @@ def _set_report(name: str, src: _Source, plan: _SetPlan,
         out["k_table"] = {"frames": kf, "rows": [
             {"k": k, "refs": list(reference_frames(k, kf)),
              "inkpaint": row(kf, Job(reference_frames(k, kf), opts.model, True, k)),
+             "network": row(kf, Job(reference_frames(k, kf), opts.model, True, k, NETWORK)),
              "copy_nearest": row(kf, Job(reference_frames(k, kf))),
              "flow_warp": row(kf, Job(reference_frames(k, kf), warp=True))}
             for k in K_VALUES if k < kf]}
     if opts.ablations is not None:
         refs = (0, ABLATION_FRAMES - 1)
-        rows = [{"setting": ablation_label(n), "model": p,
-                 "metrics": row(ABLATION_FRAMES, Job(refs, p))}
-                for n, p in opts.ablations.items()]
-        rows.append({"setting": "No Temporal", "model": opts.model,
-                     "metrics": row(ABLATION_FRAMES, Job(refs, opts.model, False))})
-        rows.append({"setting": "Full", "model": opts.model,
-                     "metrics": row(ABLATION_FRAMES, Job(refs, opts.model))})
+        def both(setting: str, model: str, temporal: bool = True) -> dict:
+            return {"setting": setting, "model": model,
+                    "metrics": row(ABLATION_FRAMES, Job(refs, model, temporal)),
+                    "network": row(ABLATION_FRAMES, Job(refs, model, temporal, compose=NETWORK))}
+
+        rows = [both(ablation_label(n), p) for n, p in opts.ablations.items()]
+        rows.append(both("No Temporal", opts.model, False))
+        rows.append(both("Full", opts.model))
         rows.append({"setting": "Copy nearest reference", "model": None,
                      "metrics": row(ABLATION_FRAMES, Job(refs))})
         out["ablation"] = {"frames": ABLATION_FRAMES, "rows": rows}

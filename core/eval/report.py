@@ -2,9 +2,14 @@
 each written atomically.
 
 JSON layout: ``{"settings": {...}, "sets": {name: {"title", "source", "protocols":
-{"8": {"refs", "inkpaint": M, "copy_nearest": M} | {"skipped"}}, "k_table": {"frames",
-"rows": [{"k", "refs", "inkpaint": M, "copy_nearest": M}]}, "ablation": {"frames", "rows":
-[{"setting", "model", "metrics": M}]}} | {"title", "skipped"}}}`` where M is ``{"mse", "psnr",
+{"8": {"refs", "inkpaint": M, "copy_nearest": M, "flow_warp": M} | {"skipped"}},
+"compose_table": {"frames", "rows": [{"method", "metrics": M}]}, "k_table": {"frames",
+"rows": [{"k", "refs", "inkpaint": M, "network": M, "copy_nearest": M, "flow_warp": M}]},
+"ablation": {"frames", "rows": [{"setting", "model", "metrics": M, "network": M}]}} |
+{"title", "skipped"}}, "paper": {"source", "columns", "tables": {"table1" | "table2" |
+"table5": {"title", "rows": [[name, *values]]}}}}`` (``network``: the network alone,
+``--compose network``; ``paper``: its published rows of the tables the run made) where M is
+``{"mse", "psnr",
 "ssim", "fid", "moving_psnr", "clips", "frames", "moving_frames", "fid_images"}`` (null where a
 number does not exist: FID off, nothing moving).
 """
@@ -132,6 +137,8 @@ def markdown(report: dict, name: str) -> str:
                 refs = ",".join(str(x) for x in r["refs"])
                 m = r["inkpaint"]
                 rows.append([str(r["k"]), refs, "Inkpaint", *_cells(m), str(m["frames"])])
+                rows.append([str(r["k"]), refs, "Network alone", *_cells(r["network"]),
+                             str(r["network"]["frames"])])
                 rows.append([str(r["k"]), refs, "Copy nearest", *_cells(r["copy_nearest"]),
                              str(r["copy_nearest"]["frames"])])
                 rows.append([str(r["k"]), refs, "Flow warp", *_cells(r["flow_warp"]),
@@ -139,15 +146,37 @@ def markdown(report: dict, name: str) -> str:
             out += _table(["K", "Refs", "Method", *COLUMNS, "Frames"], rows)
         if "ablation" in data:
             ab = data["ablation"]
-            out += [f"### Ablations (Table 1 analogue), clips of {ab['frames']}", ""]
+            out += [f"### Ablations (Table 1 analogue), clips of {ab['frames']}", "",
+                    "Each setting twice: through the product path (network, then the "
+                    "composition) and the network alone (`--compose network`).", ""]
             rows = []
             for r in ab["rows"]:
                 where = f" (`{r['model']}`)" if r["model"] and r["model"] != s["model"] else ""
-                rows.append([r["setting"] + where, *_cells(r["metrics"]),
-                             str(r["metrics"]["frames"])])
-            out += _table(["Setting", *COLUMNS, "Frames"], rows)
+                for path, key in (("product", "metrics"), ("network alone", "network")):
+                    if key in r:
+                        rows.append([r["setting"] + where, path, *_cells(r[key]),
+                                     str(r[key]["frames"])])
+            out += _table(["Setting", "Path", *COLUMNS, "Frames"], rows)
+    out += _paper(report.get("paper"))
     out += ["## Settings", "", "```", json.dumps(s, indent=1), "```", ""]
     return "\n".join(out)
+
+
+def _paper(paper: dict | None) -> list[str]:
+    """The paper's published rows of the tables above, labelled as its own data set."""
+    if not paper or not paper["tables"]:
+        return []
+    out = ["## The paper's published rows (its own data set: not comparable)", "",
+           f"From {paper['source']}. Another data set (TV anime), another training budget and "
+           "FID over thousands of images: compare the ordering of the rows, not the numbers.",
+           ""]
+    fmts = [_FORMATS[c] for c in paper["columns"]]
+    heads = [dict(zip(_FORMATS, COLUMNS))[c] for c in paper["columns"]]
+    for table in paper["tables"].values():
+        out += [f"### {table['title']}", ""]
+        out += _table(["Row", *heads], [[str(r[0]), *(f.format(v) for f, v in zip(fmts, r[1:]))]
+                                        for r in table["rows"]])
+    return out
 
 
 def _clean(x):

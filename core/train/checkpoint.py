@@ -23,19 +23,26 @@ def save_checkpoint(
     groups: dict[str, list] = {}
     for name, net in nets.items():
         for k, v in net.state_dict().items():
-            tensors[f"net.{name}.{k}"] = v.detach().contiguous()
+            tensors[f"net.{name}.{k}"] = v.detach().cpu().contiguous()
     for name, opt in optims.items():
         sd = opt.state_dict()
         groups[name] = sd["param_groups"]
         for idx, st in sd["state"].items():
             for k, v in st.items():
-                tensors[f"opt.{name}.{idx}.{k}"] = torch.as_tensor(v).contiguous()
+                tensors[f"opt.{name}.{idx}.{k}"] = torch.as_tensor(v).cpu().contiguous()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta), "groups": json.dumps(groups)})
     os.chmod(tmp, 0o644)  # safetensors creates files private to the user
     os.replace(tmp, path)
+
+
+def checkpoint_meta(path: Path) -> dict:
+    """The checkpoint's JSON metadata (step, options) without loading any tensor: what a
+    resuming run checks before it loads networks that may not be of its shape."""
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads(f.metadata()["meta"])
 
 
 def load_checkpoint(

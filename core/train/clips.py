@@ -8,8 +8,9 @@ shots. Drawings have their own fixed held-out tenth (``split="eval"``), never tr
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -45,27 +46,35 @@ def shot_to_tensors(shot: Shot, distance_max: float) -> dict[str, torch.Tensor]:
     return {"lines": p[:, :1], "dist": p[:, 1:], "color": color.contiguous()}
 
 
+def sample_rngs(seed: int, start: int) -> Iterator[np.random.Generator]:
+    """One generator per sample index from ``start`` on (this data-loader worker's share): a
+    clip is a function of (seed, index) alone, so runs of one seed see the same clips, and a
+    run resumed at sample ``start`` continues the stream an unbroken run would have seen."""
+    info = torch.utils.data.get_worker_info()
+    worker, workers = (info.id, info.num_workers) if info else (0, 1)
+    for i in itertools.count(start + worker, workers):
+        yield np.random.default_rng([seed, i])
+
+
 class TrainingClips(IterableDataset):
     """Endless clips; a share ``drawings`` of them animate clip-art drawings (when the
     drawings index and cairosvg are available), the rest are procedural shots."""
 
     def __init__(self, frames: int, size: int, distance_max: float, seed: int,
-                 drawings: float) -> None:
+                 drawings: float, start: int = 0) -> None:
         self.frames, self.size, self.distance_max, self.seed = frames, size, distance_max, seed
-        self.drawings = drawings
+        self.drawings, self.start = drawings, start
 
     def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, os.getpid()])
-        while True:
+        for rng in sample_rngs(self.seed, self.start):
             seed = int(rng.integers(0, EVAL_SEED_BASE))
             source = "drawings" if rng.random() < self.drawings else "procedural"
             yield shot_tensors(seed, self.frames, self.size, self.distance_max, source)
 
 
 def clip_loader(frames: int, size: int, distance_max: float, batch: int, seed: int,
-                drawings: float = 0.0, workers: int = 1) -> DataLoader:
-    return DataLoader(TrainingClips(frames, size, distance_max, seed, drawings),
+                drawings: float = 0.0, workers: int = 1, start: int = 0) -> DataLoader:
+    return DataLoader(TrainingClips(frames, size, distance_max, seed, drawings, start),
                       batch_size=batch, num_workers=workers, persistent_workers=workers > 0)
 
 
@@ -86,15 +95,13 @@ class FootageClips(IterableDataset):
     """Endless random ``frames``-frame windows of the given shots of a footage data set."""
 
     def __init__(self, root: str | os.PathLike, shots: Sequence[int], frames: int, size: int,
-                 distance_max: float, seed: int) -> None:
+                 distance_max: float, seed: int, start: int = 0) -> None:
         self.root, self.shots, self.frames = root, list(shots), frames
-        self.size, self.distance_max, self.seed = size, distance_max, seed
+        self.size, self.distance_max, self.seed, self.start = size, distance_max, seed, start
 
     def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, os.getpid()])
         data = FootageShots(self.root)
-        while True:
+        for rng in sample_rngs(self.seed, self.start):
             i = self.shots[int(rng.integers(len(self.shots)))]
             start = int(rng.integers(int(data.shots[i]["frames"]) - self.frames + 1))
             yield footage_window(data, i, start, self.frames, self.size, self.distance_max)

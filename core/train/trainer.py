@@ -6,10 +6,15 @@ references. Resumable from the run folder; logs JSON lines; exports baked weight
 Few-shot fine-tuning (sec. 4.4-4.5) is stage 1 started from trained weights on the shots of a
 footage data set: ``sequences`` of its shots train (the paper: 32), the rest are held out for
 validation, as the paper tests on the remaining sequences of the new animation.
+
+The paper's Table 1 ablations train with ``ablation`` set: an architecture switch of the preset
+(``ModelConfig.with_ablation``) or a loss term whose lambda is zeroed. The run's weights card
+records the ablation, so ``inkpaint evaluate --ablation`` labels the row from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -20,14 +25,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import ModelConfig, load_preset
+from ..config import ABLATIONS, ModelConfig, load_preset
 from ..data.footage import FootageShots
+from ..engine.backends import torch_device
 from ..errors import InkpaintError
 from ..eval.metrics import psnr
 from ..nets import Discriminator, TemporalDiscriminator, spectral_norm_marked
 from ..weights import Generators, build_generators, load_weights, save_weights
 from .backbone import VGGFeatures
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from .clips import EVAL_SEED_BASE, FootageClips, clip_loader, footage_window, shot_tensors
 from .losses import LossWeights, gan_d_loss, generator_objective
 
@@ -55,6 +61,10 @@ class TrainOptions:
     data: Path | None = None  # a footage data set: train on its shots instead (fine-tuning)
     sequences: int = 32  # fine-tuning: shots of ``data`` that train; the rest validate
     weights: LossWeights = field(default_factory=LossWeights)
+    ablation: str | None = None  # a key of ABLATIONS: the paper's Table 1 row this run trains
+    train_size: int | None = None  # square crop side (default: the preset's; a CPU budget knob)
+    device: str = "auto"  # auto: CUDA where PyTorch sees a GPU, else the CPU
+    workers: int = 1  # clip-rendering processes; 0 renders in the training process (1 core)
 
 
 def _adam(params, lr: float) -> torch.optim.Adam:
@@ -71,41 +81,83 @@ def choose_refs(rng: np.random.Generator, frames: int) -> list[int]:
     return [0, frames - 1]
 
 
+def ablated(opts: TrainOptions) -> tuple[ModelConfig, LossWeights]:
+    """The run's network config and loss weights: the preset (at ``train_size`` if given)
+    with the ablation's parts switched off and its loss terms zeroed."""
+    if opts.ablation is not None and opts.ablation not in ABLATIONS:
+        raise InkpaintError(f"unknown ablation '{opts.ablation}': use one of "
+                            f"{', '.join(ABLATIONS)}")
+    arch, loss = ABLATIONS.get(opts.ablation, ({}, {}))
+    cfg = load_preset(opts.preset).with_ablation(**arch)
+    if opts.train_size is not None:
+        if opts.train_size < 32 or opts.train_size % 4:
+            raise InkpaintError(f"--train-size {opts.train_size}: use a multiple of 4, "
+                                "32 or more (the encoders work at 1/4 size)")
+        cfg = dataclasses.replace(cfg, train_size=opts.train_size)
+    return cfg, dataclasses.replace(opts.weights, **loss)
+
+
 class Trainer:
     def __init__(self, opts: TrainOptions) -> None:
         torch.set_num_threads(opts.threads)
         self.opts = opts
-        self.cfg: ModelConfig = load_preset(opts.preset)
+        self.cfg, self.weights = ablated(opts)
+        self.device = torch.device(torch_device(opts.device))
         self.rng = np.random.default_rng(opts.seed)
-        self.gens: Generators = (
-            load_weights(opts.init, expect_preset=self.cfg.name) if opts.init
-            else build_generators(self.cfg)
-        )
+        torch.manual_seed(opts.seed)  # the same initial networks for every run of one seed
+        self.gens: Generators = self._initial_generators()
         # Spectral norm wraps only the network being trained. The frozen one keeps the weights
         # it was loaded with: re-wrapping baked weights divides them by a fresh estimate of
         # their largest singular value, which is not exactly 1 (the power iteration of
         # training is never fully converged), and would change G under stage 2 by a few %.
+        torch.manual_seed(opts.seed + 1)  # and the same D whatever G's ablation built
         if opts.stage == 1:
-            self.net = spectral_norm_marked(self.gens.G)
             self.disc: nn.Module = Discriminator(self.cfg.discriminator.channels)
         else:
-            if self.gens.T is None:
-                raise ValueError("stage 2 needs a preset with the temporal network on")
-            self.net = spectral_norm_marked(self.gens.T)
             self.disc = TemporalDiscriminator(self.cfg.temporal.disc_channels)
             self.gens.G.eval().requires_grad_(False)
         spectral_norm_marked(self.disc)
+        self.net = spectral_norm_marked(self.gens.G if opts.stage == 1 else self.gens.T)
+        for net in (self.gens.G, self.gens.T, self.disc):
+            if net is not None:
+                net.to(self.device)
         self.opt_g = _adam(self.net.parameters(), opts.lr_g)
         self.opt_d = _adam(self.disc.parameters(), opts.lr_d)
-        self.vgg = VGGFeatures(max_side=opts.vgg_side)
+        self.vgg = VGGFeatures(max_side=opts.vgg_side).to(self.device)
         self.step = 0
         self.best = -1.0
         self.ckpt = opts.run_dir / f"stage{opts.stage}.ckpt.safetensors"
         self.train_shots, self.val_shots = self._footage_split() if opts.data else ([], [])
         self._val: list[dict[str, torch.Tensor]] | None = None
         if self.ckpt.exists():
+            was = checkpoint_meta(self.ckpt).get("options", {}).get("ablation")
+            if was != opts.ablation:
+                raise InkpaintError(
+                    f"{opts.run_dir} holds a run of {was or 'the full network'}: resume it "
+                    + (f"with --ablation {was}" if was else "without --ablation"))
             meta = load_checkpoint(self.ckpt, self._nets(), self._optims())
             self.step, self.best = meta["step"], meta.get("best", -1.0)
+
+    def _initial_generators(self) -> Generators:
+        """Fresh networks of the run's config (stage 1), or the ``init`` weights (stage 2 and
+        fine-tuning), which must be of the same ablation: a run cannot change the network."""
+        o = self.opts
+        if not o.init:
+            if o.stage == 2:
+                raise InkpaintError("stage 2 trains T on a frozen G: give --init with the "
+                                    "stage-1 weights")
+            return build_generators(self.cfg)
+        gens = load_weights(o.init, expect_preset=self.cfg.name)
+        if gens.cfg.ablation != self.cfg.ablation:
+            raise InkpaintError(
+                f"--init {o.init} is a network with parts {asdict(gens.cfg.ablation)}, this "
+                f"run's ablation wants {asdict(self.cfg.ablation)}: start from weights of "
+                "the same ablation")
+        if o.stage == 2 and gens.T is None:
+            raise InkpaintError("stage 2 trains the temporal network, which this run's "
+                                "ablation (no-temporal) does not have")
+        gens.cfg = dataclasses.replace(gens.cfg, train_size=self.cfg.train_size)
+        return gens
 
     def _footage_split(self) -> tuple[list[int], list[int]]:
         """A fixed, seeded choice of ``sequences`` training shots; the rest validate."""
@@ -131,7 +183,7 @@ class Trainer:
             else:
                 clips = [shot_tensors(EVAL_SEED_BASE + i, frames, size, dm)
                          for i in range(self.opts.val_clips)]
-            self._val = [{k: v[None] for k, v in c.items()} for c in clips]
+            self._val = [{k: v[None].to(self.device) for k, v in c.items()} for c in clips]
         return self._val
 
     def _nets(self) -> dict[str, nn.Module]:
@@ -165,7 +217,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         latents = (out["y_sim"], out["y_mid"]) if "y_sim" in out else None
         total, log = generator_objective(out["y"], y, self.vgg, self.disc(x, out["y"]),
-                                         latents, self.opts.weights)
+                                         latents, self.weights)
         total.backward()
         self.opt_g.step()
         return {**log, "d": d_loss}
@@ -195,7 +247,7 @@ class Trainer:
         tg = [i for i in range(t) if i not in refs]
         flat = lambda a: a[:, :, tg].transpose(1, 2).flatten(0, 1)  # noqa: E731
         total, log = generator_objective(flat(y_hat), flat(seq(color)), self.vgg,
-                                         self.disc(seq(lines), y_hat), None, self.opts.weights)
+                                         self.disc(seq(lines), y_hat), None, self.weights)
         total.backward()
         self.opt_g.step()
         return {**log, "d": d_loss}
@@ -216,7 +268,8 @@ class Trainer:
                     is_ref[:, refs] = 1.0
                     pred = self.gens.T(*(a.transpose(1, 2) for a in
                                          (clip["lines"], pred, is_ref))).transpose(1, 2)
-            img = ((torch.cat([pred, clip["color"]]) + 1) / 2).permute(0, 1, 3, 4, 2).numpy()
+            img = ((torch.cat([pred, clip["color"]]) + 1) / 2).permute(0, 1, 3, 4, 2)
+            img = img.cpu().numpy()
             for f in range(1, frames - 1):
                 near = 0 if f < frames / 2 else frames - 1
                 model.append(psnr(img[0, f], img[1, f]))
@@ -228,7 +281,9 @@ class Trainer:
 
     def save(self, val: dict[str, float] | None) -> None:
         o = self.opts
-        info = {"stage": o.stage, "step": self.step, "preset": self.cfg.name, **(val or {})}
+        info = {"stage": o.stage, "step": self.step, "preset": self.cfg.name,
+                "ablation": o.ablation or "full", "train_size": self.cfg.train_size,
+                "seed": o.seed, **(val or {})}
         save_weights(o.run_dir / "latest.safetensors", self.gens, info)
         if val and val["val_psnr"] > self.best:
             self.best = val["val_psnr"]
@@ -237,18 +292,25 @@ class Trainer:
                         {"step": self.step, "best": self.best,
                          "options": json.loads(json.dumps(asdict(o), default=str))})
 
+    def loader(self) -> torch.utils.data.DataLoader:
+        """The training clips from the current step on (``clips.sample_rngs``): runs of one
+        seed see the same clips, and a resumed run the ones an unbroken run would have."""
+        o = self.opts
+        start = self.step * o.batch
+        if o.data:
+            return torch.utils.data.DataLoader(
+                FootageClips(o.data, self.train_shots, o.clip_frames, self.cfg.train_size,
+                             self.cfg.distance_max, o.seed, start), batch_size=o.batch)
+        return clip_loader(o.clip_frames, self.cfg.train_size, self.cfg.distance_max,
+                           o.batch, seed=o.seed, drawings=o.drawings, workers=o.workers,
+                           start=start)
+
     def run(self, progress: Callable[[str], None] = print,
             on_step: Callable[[int], None] | None = None) -> None:
         """Train to ``opts.steps``: ``progress`` gets the log lines, ``on_step`` each step."""
         o = self.opts
         o.run_dir.mkdir(parents=True, exist_ok=True)
-        if o.data:
-            loader = torch.utils.data.DataLoader(
-                FootageClips(o.data, self.train_shots, o.clip_frames, self.cfg.train_size,
-                             self.cfg.distance_max, o.seed + self.step), batch_size=o.batch)
-        else:
-            loader = clip_loader(o.clip_frames, self.cfg.train_size, self.cfg.distance_max,
-                                 o.batch, seed=o.seed + self.step, drawings=o.drawings)
+        loader = self.loader()
         step_fn = self.step_colour if o.stage == 1 else self.step_temporal
         log_path = o.run_dir / f"stage{o.stage}.log.jsonl"
         self.net.train()
@@ -256,7 +318,8 @@ class Trainer:
         for clip in loader:
             if self.step >= o.steps:
                 break
-            acc.append(step_fn(clip))
+            self.rng = np.random.default_rng([o.seed, self.step])  # refs and targets, by step
+            acc.append(step_fn({k: v.to(self.device) for k, v in clip.items()}))
             self.step += 1
             if on_step:
                 on_step(self.step)
