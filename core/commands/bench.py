@@ -63,7 +63,8 @@ def _one(preset: str, backend: str, size: int, root: Path) -> dict:
     lineart = {int(f): Path(p) for f, p in shot["lineart"].items()}
     refs = [Reference(Path(p), int(f)) for f, p in shot["color"].items()]
     rss_imported = _rss_mb()
-    col = Colorizer(str(root / f"{preset}.safetensors"), backend=backend, size=size)
+    col = Colorizer(str(root / f"{preset}.safetensors"), backend=backend, size=size,
+                    temporal=True)  # the issue-15 protocol: the paper's whole network
     rss_loaded = _rss_mb()
     net_s = 0.0
     run = col.backend._run

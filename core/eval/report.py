@@ -70,9 +70,10 @@ def markdown(report: dict, name: str) -> str:
            f"{s['seconds']:.0f} s.", "",
            "How the numbers are made:", "",
            "- Every clip goes through the product path: its line art and reference colour frames "
-           "are written as PNGs and coloured by the `Colorizer` (temporal network on, "
-           "K = 2 unless said otherwise); outputs are rounded to 8 bits as in the PNGs users "
-           "get. Metrics are per in-between frame, averaged over all in-betweens of the set.",
+           "are written as PNGs and coloured by the `Colorizer` (its defaults: "
+           "temporal network off, K = 2, unless said otherwise); outputs are rounded to 8 "
+           "bits as in the PNGs users get. Metrics are per in-between frame, averaged over "
+           "all in-betweens of the set.",
            f"- PSNR is capped at {PSNR_CAP:.0f} dB per frame: a frame reproduced exactly "
            "(e.g. a held cel, where copying the reference is exact) counts as "
            f"{PSNR_CAP:.0f} dB instead of infinity.",
