@@ -83,6 +83,34 @@ def test_onnx_backend_runs_without_torch_and_flash_attention(lite_weights, shot,
     assert out == ["4", "False"]
 
 
+@pytest.mark.parametrize("missing, exported, expected", [
+    ((), False, "onnx"),  # exported once on first use, in a child process
+    (("onnxruntime",), True, "torch"),
+    (("onnx",), False, "torch"),  # PyTorch without the exporter's package: nothing to load
+    (("onnx",), True, "onnx"),
+    (("torch", "onnx"), False, "onnx"),  # a Blender or Nuke node: onnx's error says what to do
+])
+def test_auto_backend_picks_onnx_where_it_can_load_the_model(
+        lite_weights, onnx_cache, tmp_path, monkeypatch, missing, exported, expected):
+    from core.engine.backends import auto_backend, onnx_paths
+    from core.engine.export import export_onnx
+    from core.weights import sha256
+
+    if exported:
+        folder = onnx_cache / "onnx"
+        if not onnx_paths(lite_weights, sha256(lite_weights), folder)[0].is_file():
+            export_onnx(str(lite_weights), folder)
+    else:
+        monkeypatch.setenv("INKPAINT_CACHE", str(tmp_path))
+    for name in missing:  # as if not installed: find_spec answers None
+        monkeypatch.setitem(sys.modules, name, None)
+    assert auto_backend(str(lite_weights)) == expected
+    if not missing:  # the default of the Colorizer (and so of the CLI, Blender and Nuke)
+        col = Colorizer(str(lite_weights), size=64)
+        assert col.backend.name == col.settings["backend"] == "onnx"
+        assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
+
+
 def test_a_range_computes_what_the_full_run_computes(torch_colorizer, shot):
     lineart, refs = _inputs(shot)
     full = {c.frame: c.rgb for c in torch_colorizer.colorize(lineart, refs)}

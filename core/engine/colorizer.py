@@ -64,7 +64,7 @@ THREADS, THREADED_PIXELS = 2, 1280 * 720
 class Colorizer:
     """Colours shots with one loaded model; reuse it across shots to load weights once."""
 
-    def __init__(self, model: str = "lite", backend: str = "torch", device: str = "auto",
+    def __init__(self, model: str = "lite", backend: str = "auto", device: str = "auto",
                  size: int | None = None, k: int = 2, temporal: bool = True,
                  expect_preset: str | None = None, compose: str = DEFAULT_MODE,
                  lines: str = "keep") -> None:
@@ -82,7 +82,7 @@ class Colorizer:
         self.keep_evidence = False
         # What shapes every output frame besides its input files (``sources``): the key a
         # re-run compares to tell whether a written frame is still what it would render.
-        self.settings = {"weights": file_digest(resolve(model)), "backend": backend,
+        self.settings = {"weights": file_digest(resolve(model)), "backend": self.backend.name,
                          "device": self.backend.device, "size": self.size, "k": self.k,
                          "temporal": self.temporal, "compose": compose, "lines": lines}
 
