@@ -89,7 +89,7 @@ class ColorWorker(threading.Thread):
         from .core.imageio import write_image
 
         s = self.spec
-        colorizer = Colorizer(model=s.model, backend="onnx", device=s.device, k=s.k,
+        colorizer = Colorizer(model=s.model, backend="auto", device=s.device, k=s.k,
                               temporal=s.temporal)
         if self.cancelled.is_set():
             return

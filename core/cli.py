@@ -18,6 +18,7 @@ from .commands.dataset import add_dataset_parser
 from .commands.evaluate import add_arguments as add_evaluate_arguments
 from .commands.finetune import add_finetune_parser
 from .config import ABLATIONS
+from .engine.backends import BACKENDS
 from .errors import InkpaintError, from_os_error
 from .progress import MODES as PROGRESS_MODES
 
@@ -25,7 +26,9 @@ from .progress import MODES as PROGRESS_MODES
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="lite",
                    help="weights name in weights/ (lite, paper) or a .safetensors path")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="auto: onnx where ONNX Runtime is installed and the model is exported "
+                        "or exportable (about 5x faster on CPU), else torch")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 

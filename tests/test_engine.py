@@ -83,6 +83,34 @@ def test_onnx_backend_runs_without_torch_and_flash_attention(lite_weights, shot,
     assert out == ["4", "False"]
 
 
+@pytest.mark.parametrize("missing, exported, expected", [
+    ((), False, "onnx"),  # exported once on first use, in a child process
+    (("onnxruntime",), True, "torch"),
+    (("onnx",), False, "torch"),  # PyTorch without the exporter's package: nothing to load
+    (("onnx",), True, "onnx"),
+    (("torch", "onnx"), False, "onnx"),  # a Blender or Nuke node: onnx's error says what to do
+])
+def test_auto_backend_picks_onnx_where_it_can_load_the_model(
+        lite_weights, onnx_cache, tmp_path, monkeypatch, missing, exported, expected):
+    from core.engine.backends import auto_backend, onnx_paths
+    from core.engine.export import export_onnx
+    from core.weights import sha256
+
+    if exported:
+        folder = onnx_cache / "onnx"
+        if not onnx_paths(lite_weights, sha256(lite_weights), folder)[0].is_file():
+            export_onnx(str(lite_weights), folder)
+    else:
+        monkeypatch.setenv("INKPAINT_CACHE", str(tmp_path))
+    for name in missing:  # as if not installed: find_spec answers None
+        monkeypatch.setitem(sys.modules, name, None)
+    assert auto_backend(str(lite_weights)) == expected
+    if not missing:  # the default of the Colorizer (and so of the CLI, Blender and Nuke)
+        col = Colorizer(str(lite_weights), size=64)
+        assert col.backend.name == col.settings["backend"] == "onnx"
+        assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
+
+
 @pytest.mark.parametrize("temporal", [False, True])  # with it, a frame needs its window
 def test_a_range_computes_what_the_full_run_computes(lite_weights, shot, temporal):
     colorizer = Colorizer(str(lite_weights), backend="torch", size=64, temporal=temporal)
@@ -125,13 +153,28 @@ def test_k_out_of_range(lite_weights):
         Colorizer(str(lite_weights), k=9)
 
 
-def test_held_cels_take_the_reference_colour_exactly(torch_colorizer, shot):
+def test_held_cels_take_the_reference_colour_exactly(torch_colorizer, shot, tmp_path):
+    import cv2
+
     lineart, refs = _inputs(shot)
     held = dict(lineart)
     held[1002] = lineart[1001]  # frame 1002 holds the key drawing of 1001 (on twos)
-    out = {c.frame: c for c in torch_colorizer.colorize(held, refs, [1002, 1003])}
-    assert np.array_equal(out[1002].rgb, read_color(refs[0].color)[0])
-    assert not np.array_equal(out[1003].rgb, read_color(refs[0].color)[0])
+    # and 1004 too, in a file of its own: the same pixels, other bytes (as a re-export makes)
+    held[1004] = tmp_path / "line.1004.png"
+    pixels = cv2.imread(str(lineart[1001]), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(held[1004]), pixels, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert held[1004].read_bytes() != lineart[1001].read_bytes()
+    out = {c.frame: c for c in torch_colorizer.colorize(held, refs, [1002, 1003, 1004])}
+    key = read_color(refs[0].color)[0]
+    assert np.array_equal(out[1002].rgb, key) and np.array_equal(out[1004].rgb, key)
+    assert not np.array_equal(out[1003].rgb, key)
+    # the key and the frames that hold it are copies of their own (the key is decoded once
+    # a run): a caller that paints over one changes no later frame
+    seen = []
+    for c in torch_colorizer.colorize(held, refs, [1001, 1002, 1004]):
+        seen.append(c.rgb.copy())
+        c.rgb[:] = 0
+    assert len(seen) == 3 and all(np.array_equal(x, key) for x in seen)
 
 
 def test_flat_composition_paints_only_reference_palette_and_line_colours(lite_weights, shot):

@@ -43,7 +43,7 @@ EXPECTED = {  # name: (knob class, default)
     "ref_frames": ("String_Knob", "1001"),
     "frame_range": ("String_Knob", ""),
     "model": ("File_Knob", "lite"),
-    "backend": ("Enumeration_Knob", "torch"),
+    "backend": ("Enumeration_Knob", "auto"),
     "device": ("Enumeration_Knob", "auto"),
     "k": ("Int_Knob", 2),
     "temporal": ("Boolean_Knob", False),
@@ -64,7 +64,7 @@ def test_colorize_gizmo_knobs_and_defaults(nuke):
     for name, (cls, default) in EXPECTED.items():
         assert knobs[name].Class() == cls, name
         assert knobs[name].value() == default, name
-    assert knobs["backend"].values() == ["torch", "onnx"]
+    assert knobs["backend"].values() == ["auto", "torch", "onnx"]
     assert knobs["device"].values() == ["auto", "cpu", "cuda"]
     assert all(not knobs[n].visible() for n in EXPECTED if n.startswith("result_"))
     assert knobs["colorize"].Class() == "PyScript_Knob"

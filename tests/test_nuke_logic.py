@@ -47,12 +47,12 @@ def test_frame_range_knob():
 
 
 def test_settings_defaults_enums_and_errors():
-    s = job.read_settings({"ref_frames": "1001", "backend": 1, "device": "cuda", "size": "0"})
+    s = job.read_settings({"ref_frames": "1001", "backend": 2, "device": "cuda", "size": "0"})
     assert (s.model, s.backend, s.device, s.k, s.temporal, s.size) == \
         ("lite", "onnx", "cuda", 2, False, None)
     assert _settings(size=64, temporal=False).size == 64
     for over, words in [({"k": 0}, "K"), ({"size": 16}, "too small"),
-                        ({"backend": "tensorrt"}, "use one of torch, onnx"),
+                        ({"backend": "tensorrt"}, "use one of auto, torch, onnx"),
                         ({"k": "two"}, "whole number")]:
         with pytest.raises(job.UserError, match=words):
             _settings(**over)

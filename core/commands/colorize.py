@@ -287,5 +287,6 @@ def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
     finally:
         progress.close()
     print(f"inkpaint: wrote {len(todo)} frames to {out.pattern} "
-          f"({colorizer.cfg.name}, {args.backend} on {colorizer.backend.device})", flush=True)
+          f"({colorizer.cfg.name}, {colorizer.backend.name} on {colorizer.backend.device})",
+          flush=True)
     return scores

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from ..config import ModelConfig
+from ..engine.backends import BACKENDS
 from ..engine.plan import validate_refs
 from ..errors import InkpaintError
 from ..farm.chunks import DEFAULT_CHUNK, ChunkPlan, plan_chunks
@@ -64,8 +65,9 @@ def add_farm_parser(sub: argparse._SubParsersAction) -> None:
                        help="where the job files go (default: ./inkpaint-jobs/FARM-NAME)")
         p.add_argument("--name", help="job name (default: inkpaint SHOT/FOLDER/SEQUENCE "
                                       "from the line-art path)")
-        p.add_argument("--backend", choices=["torch", "onnx"],
-                       help="default: onnx for Blender/Nuke nodes, torch otherwise")
+        p.add_argument("--backend", choices=BACKENDS, default="auto",
+                       help="auto (chosen on each node): onnx where ONNX Runtime and the "
+                            "model's export are there, else torch")
         p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
         p.add_argument("--size", type=int)
         p.add_argument("-k", "--refs-per-frame", type=int, default=2, dest="k")
@@ -194,8 +196,7 @@ def _submit(args: argparse.Namespace) -> int:
     spec = JobSpec(name=name, lineart=os.path.abspath(seq.pattern),
                    out=os.path.abspath(out.pattern), keys=keys, plan=plan,
                    model=os.path.abspath(args.model) if is_path(args.model) else args.model,
-                   backend=args.backend or ("onnx" if args.farm in ("blender", "nuke")
-                                            else "torch"),
+                   backend=args.backend,
                    device=args.device, size=args.size, k=args.k,
                    temporal=args.temporal, bit_depth=args.bit_depth,
                    overwrite=args.overwrite, env=env, priority=args.priority, options=options)

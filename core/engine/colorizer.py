@@ -8,7 +8,6 @@ written, with one line that says what to fix.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from ..compose.palette import to_u8
 from ..compose.review import region_note
 from ..errors import InkpaintError
 from ..frames import format_frames
-from ..imageio import read_image, read_key
+from ..imageio import pixel_digest, read_image, read_key
 from ..inputs import from_net, line_planes, to_net
 from ..motion import FrameMotion, Guide, guide, temporal_weights, warp_key
 from ..preflight import check_k, check_memory_of, check_size, shot_size
@@ -64,7 +63,7 @@ THREADS, THREADED_PIXELS = 2, 1280 * 720
 class Colorizer:
     """Colours shots with one loaded model; reuse it across shots to load weights once."""
 
-    def __init__(self, model: str = "lite", backend: str = "torch", device: str = "auto",
+    def __init__(self, model: str = "lite", backend: str = "auto", device: str = "auto",
                  size: int | None = None, k: int = 2, temporal: bool = False,
                  expect_preset: str | None = None, compose: str = DEFAULT_MODE,
                  lines: str = "keep") -> None:
@@ -78,11 +77,11 @@ class Colorizer:
             raise InkpaintError(f"--compose must be one of {', '.join(MODES)} and --lines one "
                                 f"of {', '.join(LINE_MODES)}")
         self.compose, self.lines = compose, lines
-        self._inspected: dict[tuple[str, int, int], tuple[tuple[int, int], str]] = {}
+        self._inspected: dict[tuple[str, str, int, int], object] = {}
         self.keep_evidence = False
         # What shapes every output frame besides its input files (``sources``): the key a
         # re-run compares to tell whether a written frame is still what it would render.
-        self.settings = {"weights": file_digest(resolve(model)), "backend": backend,
+        self.settings = {"weights": file_digest(resolve(model)), "backend": self.backend.name,
                          "device": self.backend.device, "size": self.size, "k": self.k,
                          "temporal": self.temporal, "compose": compose, "lines": lines}
 
@@ -213,31 +212,25 @@ class Colorizer:
         if digests is not None:
             digests.update(zip(files, found))
         for r in refs:
-            read_key(r.color)
+            self._inspect(r.color, _check_key)
             if r.lineart is not None:
                 digest = self._inspect(r.lineart)[1]
                 if digests is not None:
                     digests[r.lineart] = digest
         return shape
 
-    def _inspect(self, path: Path, pixels: np.ndarray | None = None
-                 ) -> tuple[tuple[int, int], str]:
-        """(size, pixel digest) of a line-art file, decoded and hashed once per file version
-        (``pixels``: already decoded): the CLI keys frames (``sources``) and then colours
-        them, both check every input first, and colouring needs the digests again."""
+    def _inspect(self, path: Path, read: Callable = pixel_digest) -> object:
+        """``read(path)`` (default: the size and pixel digest of a line-art file) once per
+        file version: the CLI keys frames (``sources``) and then colours them, both check
+        every input first (``read_key`` for the keys), and colouring needs the digests
+        again."""
         try:
             st = Path(path).stat()
         except OSError:
-            st = None  # read_image says what is wrong
-        key = (str(path), st.st_size, st.st_mtime_ns) if st else None
-        if key is None or key not in self._inspected:
-            if pixels is None:
-                pixels = read_image(path).pixels
-            with stage("prep"):
-                found = (pixels.shape[:2], _digest(pixels))
-            if key is None:
-                return found
-            self._inspected[key] = found
+            return read(path)  # which says what is wrong
+        key = (read.__name__, str(path), st.st_size, st.st_mtime_ns)
+        if key not in self._inspected:
+            self._inspected[key] = read(path)
         return self._inspected[key]
 
 
@@ -253,6 +246,9 @@ class _Run:
         # a reference's line art read and prepared once for the network, its cel and its
         # flow guide; a few: it holds the native pixels
         self.key_art = lru_cache(maxsize=4)(self._key_art)
+        # and its colour decoded once for its cel, its network planes and its passthroughs
+        # (read only: a passthrough hands out a copy)
+        self.key_rgb = lru_cache(maxsize=4)(_read_only_key)
         # the last frame coloured in the current segment: (segment, guide, uint8 RGB)
         self.memory: tuple[tuple, Guide, np.ndarray] | None = None
 
@@ -264,7 +260,7 @@ class _Run:
         with stage("prep"):
             line, mask = line_art(pixels)
             return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
-                            self.owner._inspect(path, pixels)[1], pixels, mask, guide(mask))
+                            self.owner._inspect(path)[1], pixels, mask, guide(mask))
 
     def _key_art(self, ref: Reference) -> _Lineart:
         return self.planes(ref.lineart or self.lineart[ref.frame])
@@ -289,7 +285,7 @@ class _Run:
         self.memory = (segment, art.guide, to_u8(rgb))
 
     def _cel(self, ref: Reference) -> RefCel:
-        rgb = read_key(ref.color)
+        rgb = self.key_rgb(ref.color)
         art = self.key_art(ref)
         with stage("prep"):
             return prepare_reference(rgb, art.pixels, mask=art.mask)
@@ -328,7 +324,7 @@ class _Run:
         return _to_canvas(img, self.fit.padded, pad_value)
 
     def _prepare_ref(self, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
-        rgb = read_key(ref.color)
+        rgb = self.key_rgb(ref.color)
         lines = self.key_art(ref).planes
         with stage("prep"):
             return lines, to_net(self._fit(rgb, None).transpose(2, 0, 1))
@@ -337,9 +333,8 @@ class _Run:
                     is_reference: bool) -> ColoredFrame:
         """A reference's own colours as frame ``frame`` (the reference itself, or a cel that
         holds its drawing): exactly as painted, so fully sure."""
-        rgb = read_key(ref.color)
-        if rgb.shape[:2] != self.shape:
-            rgb = unfit(self._fit(rgb, None), self.fit)
+        rgb = self.key_rgb(ref.color)
+        rgb = rgb.copy() if rgb.shape[:2] == self.shape else unfit(self._fit(rgb, None), self.fit)
         if not self.owner.composes:
             return ColoredFrame(frame, rgb, is_reference)
         return ColoredFrame(frame, rgb, is_reference, np.ones(self.shape, np.float32), 1.0,
@@ -409,10 +404,15 @@ def _threaded(fn: Callable, items: Sequence, shape: tuple[int, int]) -> list:
         pool.shutdown(cancel_futures=True)
 
 
-def _digest(pixels: np.ndarray) -> str:
-    """Identifies a drawing by its pixels (held cels). SHA-256 runs on the CPU's SHA
-    instructions, about twice as fast as BLAKE2 here, and hashes the array in place."""
-    return hashlib.sha256(np.ascontiguousarray(pixels).data).hexdigest()
+def _read_only_key(path: Path) -> np.ndarray:
+    rgb = read_key(path)
+    rgb.flags.writeable = False
+    return rgb
+
+
+def _check_key(path: Path) -> None:
+    """A key decodes as ``read_key`` reads it (its pixels are read again when used)."""
+    read_key(path)
 
 
 def _nearest_first(frame: int, refs: Iterable[Reference]) -> list[Reference]:

@@ -6,8 +6,8 @@ atomic writes, progress lines and exit code):
 - Blender: ``blender -b --python-exit-code 1 --python-expr ...`` imports the extension's
   vendored core, ``bl_ext.<repository>.inkpaint.core`` (repository ``user_default`` unless
   told otherwise), and runs ``core.cli.main(argv)`` in Blender's Python, whose wheels
-  (onnxruntime, OpenCV) the extension brings: use ``--backend onnx`` (the default for Blender
-  jobs). The extension must be installed and enabled in the Blender the node runs.
+  (onnxruntime, OpenCV) the extension brings: ``--backend auto`` (the default) picks onnx
+  there. The extension must be installed and enabled in the Blender the node runs.
   (``blender_addon.headless`` colours a .blend's strips; it has no frame range, so it is not
   what chunks call.)
 - Nuke: ``nuke -t inkpaint_nuke_task.py ARGS``, a script written beside the commands that

@@ -47,7 +47,7 @@ const JOB_TYPE = {
       description: "Frames per task without planned chunks" },
     { key: "model", type: "string", default: "lite",
       description: "lite, paper or a .safetensors path" },
-    { key: "backend", type: "string", default: "torch", choices: ["torch", "onnx"] },
+    { key: "backend", type: "string", default: "auto", choices: ["auto", "torch", "onnx"] },
     { key: "device", type: "string", default: "auto", choices: ["auto", "cpu", "cuda"] },
     { key: "size", type: "int32", default: 0, description: "Working resolution (0: the model's)" },
     { key: "k", type: "int32", default: 2, description: "References per frame" },

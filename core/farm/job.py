@@ -34,7 +34,7 @@ class JobSpec:
     keys: list[KeySpec]
     plan: ChunkPlan
     model: str = "lite"
-    backend: str = "torch"
+    backend: str = "auto"
     device: str = "auto"
     size: int | None = None
     k: int = 2

@@ -23,7 +23,7 @@ import re
 from collections import OrderedDict
 
 JOB_VERSION = 2  # 2: inputs arrive as sRGB PNG, frames leave as sRGB EXR
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")  # core.engine.backends.BACKENDS, auto the default
 DEVICES = ("auto", "cpu", "cuda")
 # The knobs a run depends on: changing one makes the last result stale.
 SETTING_KNOBS = ("ref_frames", "frame_range", "model", "backend", "device", "k", "temporal",

@@ -64,7 +64,7 @@ def run(job, progress=None, should_cancel=None, log=None):
     # the Write node rendered (job["lineart_frames"]) are ever read.
     lineart = {f: line.path(f) for f in range(int(first), int(last) + 1)}
     colorizer = colorizer_mod.Colorizer(
-        model=job["model"], backend=job.get("backend", "torch"),
+        model=job["model"], backend=job.get("backend", "auto"),
         device=job.get("device", "auto"), size=job.get("size"), k=int(job.get("k", 2)),
         temporal=bool(job.get("temporal", False)))
     # The correction loop's render log, as the CLI keeps it: a frame is skipped only when it
@@ -89,7 +89,7 @@ def run(job, progress=None, should_cancel=None, log=None):
                 "inputs changed since they were written")
     if not todo:
         return 0
-    log(f"inkpaint: {colorizer.cfg.name}, {job.get('backend')} on {colorizer.backend.device}")
+    log(f"inkpaint: {colorizer.cfg.name}, {colorizer.backend.name} on {colorizer.backend.device}")
     done = 0
     for cf in colorizer.colorize(lineart, refs, todo):
         if should_cancel is not None and should_cancel():
