@@ -281,6 +281,8 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     if warped is not None:
         split = _follow_warp(out, seg, motion.keys, *warped, source == FLAT)
         source[split] = SPLIT
+        if carry is not None:  # its correspondence with a key's region does not hold
+            carry[split[filled]] = 0
 
     if carry is not None:  # regions whose pixels all come from a reference
         lab_s, carry_s = filled[::step, ::step], carry[::step, ::step]
