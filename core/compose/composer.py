@@ -303,7 +303,10 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         _lines(rgb, seg, mask, line_pixels, lines, carry, ink,
                np.isin(source, (KEEP, SPLIT)))
         if warped is not None and lines == "keep":
-            _warp_lines(rgb, mask, *warped, carry)
+            # keys whose black lines are not painted black (line art extracted from the
+            # colour's edges: the lines are not in the paint) are followed on every line pixel
+            painted = ink is None or bool(_neutral(ink[None])[0])
+            _warp_lines(rgb, mask, *warped, carry, painted)
 
     cmap = seg.per_pixel(conf)
     if carry is not None:
@@ -527,19 +530,20 @@ def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,
 
 
 def _warp_lines(rgb: np.ndarray, mask: np.ndarray, warped: np.ndarray, valid: np.ndarray,
-                carry: np.ndarray | None) -> None:
+                carry: np.ndarray | None, painted: bool = True) -> None:
     """Warp-first on the lines, in place: where the keys' warp holds, a line and its
     anti-aliased rim take the keys' own painted pixels (the colour they painted the ink, the
     fill's blend into it), weighted by how far the warp holds; drawn again from the line art
     only where no key's warp does (``warped``, ``valid``: ``blend`` of the warped keys).
-    Fills stay the decision's palette colours."""
+    Lines the keys did not paint as lines (not ``painted``) are not drawn at all: they take
+    the warped keys' pixels even where the warp is unsure. Fills stay the decision's."""
     rim = cv2.dilate((mask > FRINGE).view(np.uint8), np.ones((3, 3), np.uint8))
     if carry is not None:
         rim[carry > 0] = 0
     pix = np.flatnonzero(rim.ravel())
     if not len(pix):
         return
-    v = valid.ravel()[pix][:, None]
+    v = valid.ravel()[pix][:, None] if painted else np.float32(1)
     flat = rgb.reshape(-1, 3)
     keys = warped.reshape(-1, 3)[pix].astype(np.float32) / 255  # RefCel pixels are uint8
     flat[pix] = v * keys + (1 - v) * flat[pix]
