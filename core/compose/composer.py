@@ -83,6 +83,11 @@ FRINGE = 0.02  # line coverage below which a pixel is clean paper
 FLAGGED = 0.5  # regions below this confidence count as flagged
 SAMPLES = 130_000  # votes and region statistics come from a grid of about this many pixels
 NEUTRAL = 0.15  # a line colour this dark and grey is "black ink" (takes the painted ink)
+# A key painted its lines when the colour it painted them in is darker than this (brightest
+# channel): black ink, and dark coloured lines (the procedural shots' coloured-line style,
+# ~0.26). Where a key only changes colour at the lines (no line painted), the estimate is
+# the fills' own colour, and on the extracted line art measured it is 0.39 or brighter.
+LINE_DARK = 0.3
 
 FLAT, KEEP, STATIC, CARRIED, SPLIT = 0, 1, 2, 3, 4  # where a region's colour comes from
 SOURCE_NAMES = ("flat", "keep", "static", "carried", "split")
@@ -303,9 +308,9 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
         _lines(rgb, seg, mask, line_pixels, lines, carry, ink,
                np.isin(source, (KEEP, SPLIT)))
         if warped is not None and lines == "keep":
-            # keys whose black lines are not painted black (line art extracted from the
+            # keys that painted their lines in no dark colour (line art extracted from the
             # colour's edges: the lines are not in the paint) are followed on every line pixel
-            painted = ink is None or bool(_neutral(ink[None])[0])
+            painted = ink is None or float(ink.max()) < LINE_DARK
             _warp_lines(rgb, mask, *warped, carry, painted)
 
     cmap = seg.per_pixel(conf)
