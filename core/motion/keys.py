@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .flow import Guide, Motion, motion, warp
+from .flow import Guide, Motion, motion, resample, sampling, warp
 
 # Warp error (mean absolute guide difference over a window, 0..255 guide units) at which a
 # key's weight falls to 1/e (Gaussian fall-off): guides of two drawings that coincide differ
@@ -79,8 +79,9 @@ def warp_key(target: Guide, key: Guide, rgb: np.ndarray, t_weight: float,
     hw = target.native
     valid = cv2.resize(ok, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR) if ok.shape != hw \
         else ok
-    return WarpedKey(warp(rgb, m.flow), np.maximum(valid * t_weight, FLOOR * t_weight), valid,
-                     None if seams is None else warp(seams, m.flow))
+    at = sampling(m.flow, rgb.shape[:2])
+    return WarpedKey(resample(rgb, at), np.maximum(valid * t_weight, FLOOR * t_weight), valid,
+                     None if seams is None else resample(seams, at))
 
 
 def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
