@@ -22,7 +22,7 @@ from core.data.procedural import render_shot
 from core.errors import InkpaintError
 from core.eval.regions import match_colours, pixel_accuracy, region_accuracy
 from core.eval.simulate import LEVELS, simulate_network
-from core.motion import FrameMotion, WarpedKey
+from core.motion import FrameMotion, WarpedKey, guide, warp_key
 from core.preprocess import line_art
 
 A, B, C, D = (np.array(c, np.uint8) for c in
@@ -197,6 +197,59 @@ def test_confidence_is_low_where_the_evidence_disagrees():
         np.testing.assert_array_equal(_u8(out.rgb[60, 58]), A)
         # auto also weighs "not one fill" (the keys' own pixels), so it is less sure still
         assert mode == "flat" or (out.confidence[60, 133] < 0.5 and out.flagged >= 1)
+
+
+def test_a_region_spanning_fills_without_a_line_between_follows_the_warp():
+    """Outline-free line art: a square painted A on its left and B on its right with no line
+    between is one region. Moved, it takes the keys' warped pixels (each half its own
+    colour) instead of one fill for the whole region."""
+    def square(shift: int) -> tuple[np.ndarray, np.ndarray]:
+        lines = _canvas()
+        cv2.rectangle(lines, (30 + shift, 20), (110 + shift, 100), 0, 2, cv2.LINE_AA)
+        color = _paint(lines, [((60, 50 + shift), A)], D)
+        color[22:99, 71 + shift:109 + shift] = B
+        return lines, color
+
+    key_lines, key_color = square(0)
+    lines, truth = square(14)  # moved too far for any pixel to be carried over
+    ref = prepare_reference(key_color, _px(key_lines))
+    assert ref.seams[60, 71] == 255 and ref.seams[60, 50] == 0
+    mask = line_art(_px(lines))[1]
+    key = warp_key(guide(mask), guide(ref.mask), ref.rgb, 1.0, seams=ref.seams)
+    grey = np.full(lines.shape + (3,), 0.5, np.float32)
+    out = compose(_px(lines), grey, [ref], motion=FrameMotion([key]), mask=mask)
+    assert out.sources.get("split") == 1
+    for y, x in ((40, 60), (80, 60), (40, 110), (80, 110)):
+        assert np.abs(_u8(out.rgb[y, x]).astype(int) - truth[y, x]).max() <= 6, (y, x)
+
+
+def test_lines_the_keys_did_not_paint_take_the_warped_keys_pixels():
+    """Line art extracted from the colour's edges (the keys have no black lines: the paint
+    just changes colour there) is not drawn over the frame where the warp is unsure: its
+    line pixels take the warped keys' colours. Keys that painted their lines black or in a
+    dark colour get them drawn from the line art."""
+    def frame(shift: int) -> tuple[np.ndarray, np.ndarray]:
+        lines = _canvas()
+        cv2.rectangle(lines, (30 + shift, 20), (130 + shift, 100), 0, 2, cv2.LINE_AA)
+        cv2.line(lines, (80 + shift, 20), (80 + shift, 100), 0, 2, cv2.LINE_AA)
+        color = np.empty(lines.shape + (3,), np.uint8)
+        color[:] = D
+        color[20:101, 30 + shift:81 + shift] = A
+        color[20:101, 81 + shift:131 + shift] = B
+        return lines, color
+
+    key_lines, key_color = frame(0)
+    lines, truth = frame(6)
+    grey = np.full(lines.shape + (3,), 0.5, np.float32)
+    unsure = WarpedKey(truth, *(np.full(lines.shape, 0.2, np.float32),) * 2)
+    inked = _paint(key_lines, [((60, 50), A), ((60, 110), B)], D)  # lines painted black
+    green = key_color.copy()
+    green[key_lines < 128] = (0, 67, 0)  # lines painted dark green
+    for key, drawn in ((key_color, False), (inked, True), (green, True)):
+        ref = prepare_reference(key, _px(key_lines))
+        out = compose(_px(lines), grey, [ref], motion=FrameMotion([unsure]))
+        off = np.abs(_u8(out.rgb[60, 86]).astype(int) - truth[60, 86]).max()  # truth: fills
+        assert off > 60 if drawn else off <= 2, off
 
 
 def test_the_network_alone_does_not_overrule_the_counterpart():

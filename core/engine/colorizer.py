@@ -273,8 +273,8 @@ class _Run:
         if not keys:
             return None
         tw = temporal_weights(frame, [r.frame for r in keys])
-        warped = [warp_key(art.guide, self.key_art(r).guide, self.cels(r).rgb, w)
-                  for r, w in zip(keys, tw)]
+        warped = [warp_key(art.guide, self.key_art(r).guide, self.cels(r).rgb, w,
+                           seams=self.cels(r).seams) for r, w in zip(keys, tw)]
         track = None
         if self.memory is not None and self.memory[0] == segment:
             _, g, rgb = self.memory

@@ -98,11 +98,23 @@ def warp(image: np.ndarray, f: np.ndarray, border: int = cv2.BORDER_REPLICATE) -
 
     ``f`` may be at flow size and ``image`` at native size: the flow is resized and scaled
     to the image. Bilinear, so an exactly zero flow returns the image bit for bit."""
-    h, w = image.shape[:2]
+    return resample(image, sampling(f, image.shape[:2]), border)
+
+
+def sampling(f: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each pixel of a native ``hw`` grid samples along ``f`` (x and y maps): made once
+    when several images follow one flow (a key's pixels and its seams), as resizing the flow
+    to 1080p costs about as much as the resampling itself."""
+    h, w = hw
     f = native_flow(f, (h, w))
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, gx + f[..., 0], gy + f[..., 1], cv2.INTER_LINEAR,
-                     borderMode=border)
+    return gx + f[..., 0], gy + f[..., 1]
+
+
+def resample(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray],
+             border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """``image`` resampled (bilinear) at ``sampling``'s maps."""
+    return cv2.remap(image, *maps, cv2.INTER_LINEAR, borderMode=border)
 
 
 def native_flow(f: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .flow import Guide, Motion, motion, warp
+from .flow import Guide, Motion, motion, resample, sampling, warp
 
 # Warp error (mean absolute guide difference over a window, 0..255 guide units) at which a
 # key's weight falls to 1/e (Gaussian fall-off): guides of two drawings that coincide differ
@@ -36,6 +36,8 @@ class WarpedKey:
     rgb: np.ndarray  # native H x W x C, the key's pixels on the in-between's grid
     weight: np.ndarray  # native H x W, validity x warp agreement x temporal weight
     valid: np.ndarray  # native H x W, validity x warp agreement (no temporal term)
+    # native H x W uint8, the key's seams (``RefCel.seams``) on the in-between's grid
+    seams: np.ndarray | None = None
 
 
 @dataclass
@@ -67,16 +69,19 @@ def agreement(target: Guide, key: Guide, m: Motion) -> np.ndarray:
 
 
 def warp_key(target: Guide, key: Guide, rgb: np.ndarray, t_weight: float,
-             m: Motion | None = None) -> WarpedKey:
+             m: Motion | None = None, seams: np.ndarray | None = None) -> WarpedKey:
     """One key's pixels on ``target``'s grid with their weights, at native size. ``m`` is
     the motion ``target -> key`` when it is known another way (a chain of neighbour flows, a
-    learned flow: ``core.eval.flow_bench``); by default DIS between the guides."""
+    learned flow: ``core.eval.flow_bench``); by default DIS between the guides. ``seams``
+    (the key's, native size) come along by the same warp."""
     m = m or motion(target, key)
     ok = agreement(target, key, m)
     hw = target.native
     valid = cv2.resize(ok, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR) if ok.shape != hw \
         else ok
-    return WarpedKey(warp(rgb, m.flow), np.maximum(valid * t_weight, FLOOR * t_weight), valid)
+    at = sampling(m.flow, rgb.shape[:2])
+    return WarpedKey(resample(rgb, at), np.maximum(valid * t_weight, FLOOR * t_weight), valid,
+                     None if seams is None else resample(seams, at))
 
 
 def total_weight(keys: Sequence[WarpedKey]) -> np.ndarray:
