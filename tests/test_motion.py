@@ -41,6 +41,17 @@ def test_flow_recovers_a_move_of_many_pixels(dx: int, dy: int) -> None:
     assert np.mean(err < 1.5) > 0.9
 
 
+def test_a_flow_does_not_depend_on_the_flows_computed_before_it() -> None:
+    """A process colours many shots (Blender, Nuke, an evaluation): a tiny shot before must
+    not change the next shot's flow (OpenCV's DIS keeps a finest scale lowered for it)."""
+    shot = render_shot(11, frames=1, size=256)
+    a, b = guide(_mask(shot.lines[0])), guide(_mask(_shift(shot.lines[0], 9, 4, 255)))
+    before = motion(a, b).flow
+    tiny = cv2.resize(shot.lines[0], (20, 20), interpolation=cv2.INTER_AREA)
+    motion(guide(_mask(tiny)), guide(_mask(_shift(tiny, 2, 1, 255))))
+    assert np.array_equal(motion(a, b).flow, before)
+
+
 def test_forward_backward_check_flags_what_appears() -> None:
     """A part that is only in one frame has no match in the other: the check fails there
     and holds on the parts both frames show."""

@@ -198,7 +198,7 @@ def test_a_frame_is_keyed_on_its_references_window_and_held_key(shot, lite_weigh
     refs = [Reference(shot / f"color.{f}.png", f) for f in KEYS]
     line = {f: shot / f"line.{f}.png" for f in range(1001, 1011)}
     paint = {f: shot / f"color.{f}.png" for f in KEYS}
-    src = Colorizer(str(lite_weights), size=64).sources(lineart, refs)
+    src = Colorizer(str(lite_weights), size=64, temporal=True).sources(lineart, refs)
     assert src[1001] == (line[1001], paint[1001])  # a key: its own paint
     assert src[1004] == (line[1005], paint[1005])  # a held cel: the key it holds
     # its line art, its keys nearest first, then its temporal window (1005-1010)

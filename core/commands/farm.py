@@ -132,11 +132,10 @@ def model_config(model: str) -> ModelConfig:
 
 
 def window_targets(model: str, temporal: bool) -> int:
-    """In-betweens per temporal window of ``model`` (0 when it runs without one)."""
-    if not temporal:
-        return 0
+    """In-betweens per temporal window of ``model`` (0 when it runs without one). The model's
+    card is read either way, so a plan refuses weights its tasks could not load."""
     cfg = model_config(model)
-    if not cfg.ablation.temporal:
+    if not temporal or not cfg.ablation.temporal:
         return 0
     return max(1, cfg.temporal.window - 2)
 

@@ -74,16 +74,13 @@ def guide(mask: np.ndarray) -> Guide:
     return Guide(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8), (h, w))
 
 
-_DIS = None
-
-
 def _dis() -> cv2.DISOpticalFlow:
-    global _DIS
-    if _DIS is None:
-        # MEDIUM: the preset that resolves motions of tens of px at 512 px (FAST's coarser
-        # patch search loses limbs that move more than their width)
-        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return _DIS
+    """A new DIS per flow (12 us): OpenCV's DIS lowers its finest scale for small images and
+    keeps it, so a shared one made every later flow depend on the sizes seen before it (a
+    small shot coloured earlier in a Blender, Nuke or evaluation process changed the next)."""
+    # MEDIUM: the preset that resolves motions of tens of px at 512 px (FAST's coarser
+    # patch search loses limbs that move more than their width)
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
 
 def flow(a: Guide, b: Guide) -> np.ndarray:
