@@ -99,14 +99,14 @@ class Colorizer:
         """Coloured frames of ``frames`` (default: the whole shot), in order.
 
         ``lineart`` maps frame numbers to line-art files (a ``FrameSequence`` works)."""
-        wanted, windows = self._plan(lineart, refs, frames)
+        wanted, windows, last = self._plan(lineart, refs, frames)
         ref_at = {r.frame: r for r in refs if r.frame is not None}
         shape = self._preflight(lineart, refs, windows, wanted)
         run = _Run(self, lineart, shape)
         pending = sorted(set(wanted) & set(ref_at))
         done, want = 0, set(wanted)
         for w in windows:
-            for cf in run.window(w, refs, want):
+            for cf in run.window(w, refs, last[(w.left, w.right)]):
                 if cf.frame not in want:
                     continue  # composed only as the memory of the frames after it
                 while pending and pending[0] < cf.frame:
@@ -130,7 +130,7 @@ class Colorizer:
         network, a frame depends on every frame of its window and on their references). A
         held cel is made from the reference it holds. Checks the inputs as ``colorize``
         does, so the correction loop (``compose.cache``) can key frames before any output."""
-        wanted, windows = self._plan(lineart, refs, frames)
+        wanted, windows, _ = self._plan(lineart, refs, frames)
         digests: dict[Path, str] = {}
         self._preflight(lineart, refs, windows, wanted, digests)
         window_of = {f: w for w in windows for f in w.targets}
@@ -167,8 +167,10 @@ class Colorizer:
         return out
 
     def _plan(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
-              frames: Iterable[int] | None) -> tuple[list[int], list[Window]]:
-        """The frames asked for and the temporal windows that make them."""
+              frames: Iterable[int] | None
+              ) -> tuple[list[int], list[Window], dict[tuple, int]]:
+        """The frames asked for, the temporal windows that make them, and each segment's last
+        wanted frame (by its bracketing references): no frame after it is composed."""
         shot = sorted(lineart)
         if not shot:
             raise InkpaintError("the line-art sequence is empty")
@@ -187,7 +189,7 @@ class Colorizer:
                 last[(w.left, w.right)] = max(last.get((w.left, w.right), hit[-1]), hit[-1])
         windows = [w for w in windows if (w.left, w.right) in last and
                    w.targets[0] <= last[(w.left, w.right)]]
-        return wanted, windows
+        return wanted, windows, last
 
     # ---- checks before any output -----------------------------------------------------------
 
@@ -341,9 +343,10 @@ class _Run:
                             note)
 
     def window(self, w: Window, refs: Sequence[Reference],
-               wanted: set[int]) -> list[ColoredFrame]:
-        """Colour one window's targets: G per reference set, then T over the window; only
-        the ``wanted`` ones are composed and returned."""
+               last: int) -> list[ColoredFrame]:
+        """Colour one window's targets: G per reference set, then T over the window; the
+        targets up to ``last`` (its segment's last wanted frame: those before it are its shot
+        memory) are composed and returned."""
         o = self.owner
         with stage("prep"):  # and the reads, on the worker threads
             read = dict(zip(w.targets, _threaded(lambda f: self.planes(self.lineart[f]),
@@ -371,7 +374,7 @@ class _Run:
             colours = {f: c for f, c in zip(order, refined) if f not in ends}
         out = []
         segment = (w.left, w.right)
-        for f in w.targets:  # all of them: the frames after a wanted one remember it
+        for f in (f for f in w.targets if f <= last):
             held = self.held_cel(f, read[f].digest, refs)
             if held is None:
                 out.append(self.finish(f, colours[f], read[f], refs, segment))
