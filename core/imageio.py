@@ -210,7 +210,7 @@ def encode_image(
     check_writable_format(path, bit_depth, alpha is not None)
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"write_image wants HxWx3 colour, got shape {rgb.shape}")
+        raise ValueError(f"encode_image wants HxWx3 colour, got shape {rgb.shape}")
     if ext == ".exr" if linear_out is None else linear_out:
         rgb = srgb_to_linear(rgb)
     if extra and ext != ".exr":

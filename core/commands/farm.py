@@ -242,7 +242,7 @@ def _submit_to_farm(args: argparse.Namespace, spec: JobSpec, dest: Path,
     if args.farm == "opencue":
         from ..farm import opencue
 
-        for job in opencue.launch(spec, dest) or []:
+        for job in opencue.launch(spec) or []:
             print(f"inkpaint: submitted OpenCue job {job.name()}")
         return 0
     if args.farm == "flamenco":

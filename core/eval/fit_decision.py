@@ -36,9 +36,10 @@ from ..engine.plan import Reference
 from ..imageio import atomic_write
 from ..progress import Progress
 from ..train.clips import EVAL_SEED_BASE
+from .regions import AGREE
+from .regions import TOL as FILL_TOL
 
-AGREE = 0.9  # share of a region's pixels that must be one palette colour to call it a fill
-TOL = 3  # 8-bit: equal within rounding and light compression
+TOL = round(FILL_TOL * 255)  # the evaluation's "one fill" rule (``regions``), in 8 bits
 RIM = 2.0  # px from the lines: the anti-aliased rim is neither fill nor line
 L2 = 1e-3  # keeps weights finite where a feature separates the samples perfectly
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..data.procedural import Shot, render_shot
 from ..motion import Guide, Motion, chain, guide, warp_anchor
-from ..motion.flow import FLOW_SIDE, consistency
+from ..motion.flow import at_flow_size, consistency
 from ..motion.flow import flow as dis_flow
 from ..train.clips import EVAL_SEED_BASE
 from .evaluate import bracketing, frame_metrics, moving_mask, nearest_reference, reference_frames
@@ -51,13 +51,7 @@ FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 def plain(mask: np.ndarray) -> np.ndarray:
     """The line image itself at the guides' size (uint8, paper 255): RIFE's input without
     the distance field."""
-    h, w = mask.shape
-    s = min(1.0, FLOW_SIDE / max(h, w))
-    if s < 1.0:
-        mask = cv2.resize(np.asarray(mask, np.float32), (max(1, round(w * s)),
-                                                         max(1, round(h * s))),
-                          interpolation=cv2.INTER_AREA)
-    return np.clip((1.0 - np.asarray(mask, np.float32)) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip((1.0 - at_flow_size(mask)) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 class Flows:

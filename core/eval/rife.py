@@ -21,7 +21,6 @@ which a few fixed-point steps solve for each pixel x of a.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import zipfile
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..card import sha256
 from ..data.drawings import cache_root
 from ..errors import InkpaintError
 
@@ -194,14 +194,6 @@ def flow(a: np.ndarray, b: np.ndarray, net: IFNet | None = None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- build time
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def convert(wheel: Path, out: Path | None = None) -> Path:

@@ -113,7 +113,7 @@ def write_job(spec: JobSpec, dest: Path) -> list[Path]:
     return [xml]
 
 
-def launch(spec: JobSpec, dest: Path):
+def launch(spec: JobSpec):
     """Submit to Cuebot (needs a reachable Cuebot configured for pycue)."""
     outline = _outline_module()
     options = launch_options(spec)

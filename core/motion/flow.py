@@ -64,14 +64,22 @@ class Guide:
 
 def guide(mask: np.ndarray) -> Guide:
     """The flow guide of a line mask (``line_art(pixels)[1]``, 1 = line) at native size."""
-    mask = np.asarray(mask, np.float32)
-    h, w = mask.shape
-    s = min(1.0, FLOW_SIDE / max(h, w))
-    small = mask if s == 1.0 else cv2.resize(mask, (max(1, round(w * s)), max(1, round(h * s))),
-                                             interpolation=cv2.INTER_AREA)
+    small = at_flow_size(mask)
     dist = distance_field(small, GUIDE_RANGE)
     img = 0.5 * (1.0 - small) + 0.5 * dist
-    return Guide(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8), (h, w))
+    return Guide(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8), np.shape(mask))
+
+
+def at_flow_size(image: np.ndarray) -> np.ndarray:
+    """A native-size single-channel image (float32) area-resized so that its long side is at
+    most ``FLOW_SIDE``: the size every flow of it is computed at."""
+    image = np.asarray(image, np.float32)
+    h, w = image.shape
+    s = min(1.0, FLOW_SIDE / max(h, w))
+    if s == 1.0:
+        return image
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
+                      interpolation=cv2.INTER_AREA)
 
 
 def _dis() -> cv2.DISOpticalFlow:
@@ -147,15 +155,6 @@ class Motion:
 
     flow: np.ndarray  # h x w x 2
     valid: np.ndarray  # h x w in [0, 1]
-
-    def warp(self, image: np.ndarray) -> np.ndarray:
-        return warp(image, self.flow)
-
-    def validity(self, hw: tuple[int, int]) -> np.ndarray:
-        """Validity at size ``hw`` (native)."""
-        if self.valid.shape == hw:
-            return self.valid
-        return cv2.resize(self.valid, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def chain(first: Motion, then: Motion) -> Motion:
