@@ -23,7 +23,9 @@ def test_bench_prints_rows_sizes_and_the_memory_budget(capsys):
     row = next(line for line in out.splitlines() if line.startswith("| lite | onnx | cpu |"))
     imported, loaded, peak = map(float, re.search(r"\| (\S+) / (\S+) / (\S+) \|", row).groups())
     assert 0 < imported <= loaded <= peak
-    assert re.search(r"^\| 96 \| onnx \| \d+ \| \d+ \| \d+ \|$", out, re.M)
+    assert re.search(r"^\| 96 \| onnx \| \d+ / \d+ \| \d+ / \d+ \| \d+ \|$", out, re.M)
+    cold, warm = map(float, re.search(r"\| ([\d.]+) % / ([\d.]+) % \|$", row).groups())
+    assert cold > 0 and warm > 0
     assert re.search(r"largest working size within 8 GB: about \d+x\d+", out)
 
 

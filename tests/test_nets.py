@@ -20,7 +20,7 @@ from core.nets import (
     spectral_norm_marked,
 )
 from core.nets.sim import Sim, attention
-from core.nets.temporal import _Up
+from core.nets.temporal import GatedLGTSMConv, TemporalShift, _Up
 
 
 def _refs(b: int, k: int, h: int, w: int):
@@ -171,8 +171,39 @@ def test_sim_attention_kernel_equals_plain_softmax():
     assert torch.allclose(attention(q, kk, v), plain, atol=1e-5)
 
 
-def test_temporal_upsampling_is_exactly_nearest():
-    """The temporal network's x2 upsampling (run as a 4-D resize) is the 5-D nearest one."""
-    x = torch.randn(2, 3, 4, 5, 7)
-    up = _Up()(x)
-    assert torch.equal(up, F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="nearest"))
+def _lgtsm_3d(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """One layer of the temporal networks as the paper states it, on [B, C, T, H, W]: the
+    learnable shift as a depthwise (3, 1, 1) conv3d, x2 nearest upsampling in 5-D, the
+    per-frame convs as (1, k, k) conv3ds."""
+    if isinstance(m, TemporalShift):
+        return F.conv3d(x, m.weight, padding=(1, 0, 0), groups=x.shape[1])
+    if isinstance(m, _Up):
+        return F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="nearest")
+    if isinstance(m, GatedLGTSMConv):
+        x = _lgtsm_3d(m.shift, x)
+        return m.act(m.feature(x)) * torch.sigmoid(m.gate(x))
+    return m(x)  # the (1, k, k) Conv3d and LeakyReLU of the discriminator
+
+
+def test_temporal_networks_compute_the_3d_definition():
+    """The temporal networks run per frame on frames folded into the batch, with one conv for
+    feature and gate and the decoder's shift before its upsampling: with random weights (the
+    gain too) they give what the 3-D formulation gives, within float rounding."""
+    torch.manual_seed(0)
+    gen, disc = TemporalGenerator((8, 16, 32), (2, 4)), TemporalDiscriminator((8, 16, 32, 32))
+    for net in (gen, disc):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn_like(p) * 0.3)
+    lines, colors, is_ref = torch.randn(2, 1, 7, 64, 48), torch.randn(2, 3, 7, 64, 48), \
+        torch.randn(2, 1, 7, 64, 48)
+    with torch.no_grad():
+        x = torch.cat([lines, colors, is_ref], dim=1)
+        for m in gen.net:
+            x = _lgtsm_3d(m, x)
+        want = torch.clamp(colors + gen.gain * x, -1.0, 1.0)
+        torch.testing.assert_close(gen(lines, colors, is_ref), want, atol=1e-5, rtol=1e-5)
+        x = torch.cat([lines, colors], dim=1)
+        for m in disc.net:
+            x = _lgtsm_3d(m, x)
+        torch.testing.assert_close(disc(lines, colors), x, atol=1e-4, rtol=1e-4)

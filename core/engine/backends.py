@@ -104,8 +104,9 @@ class TorchBackend(Backend):
 
 SHA_KEY = "inkpaint_weights_sha256"
 # Bumped when the exported graph changes for the same weights (2: Sim's attention as ONNX
-# Runtime's flash MultiHeadAttention), so exports made by an older version are redone.
-FORMAT_KEY, EXPORT_FORMAT = "inkpaint_export_format", "2"
+# Runtime's flash MultiHeadAttention; 3: the temporal network's per-frame convs as 2D convs on
+# frames folded into the batch), so exports made by an older version are redone.
+FORMAT_KEY, EXPORT_FORMAT = "inkpaint_export_format", "3"
 
 
 def onnx_paths(weights: Path, sha: str | None = None,
@@ -146,9 +147,12 @@ class OnnxBackend(Backend):
         self.device = "cuda" if use_cuda else "cpu"
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
-        # The CPU arena keeps the largest activations of every call reserved for the whole
-        # run (+200 MB peak RSS for lite at 256 px) and measured no faster here; the memory
-        # pattern planner, which reuses buffers within a call, stays on.
+        # The CPU arena would keep each call's buffers for the next instead of returning them
+        # to the OS. Measured (lite, G alone, quiet machine): it makes the first call faster
+        # (~160 ms of a 256 px window's 880) but none of the calls after it, and it
+        # holds +95 MB at 256 px and +400-800 MB at 1024 px for as long as the model stays
+        # loaded (in Blender or Nuke, the whole session). The memory pattern planner, which
+        # reuses buffers within a call, stays on.
         opts.enable_cpu_mem_arena = False
         providers = (["CUDAExecutionProvider"] if use_cuda else []) + ["CPUExecutionProvider"]
 

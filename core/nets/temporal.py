@@ -21,7 +21,11 @@ from .spectral import mark_sn
 
 class TemporalShift(nn.Module):
     """Learnable per-channel temporal kernel of size 3, initialised as TSM's shift: a quarter
-    of the channels look one frame back, a quarter one frame ahead, the rest stay."""
+    of the channels look one frame back, a quarter one frame ahead, the rest stay.
+
+    Works on frames folded into the batch ([B*T, C, H, W], see ``TemporalGenerator``): a
+    weighted sum of each frame and its zero-padded neighbours, the arithmetic of the depthwise
+    (3, 1, 1) conv3d its weight is shaped for."""
 
     def __init__(self, c: int) -> None:
         super().__init__()
@@ -32,15 +36,31 @@ class TemporalShift(nn.Module):
         w[2 * q :, 0, 1] = 1.0
         self.weight = nn.Parameter(w)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv3d(x, self.weight, padding=(1, 0, 0), groups=x.shape[1])
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        bt, c, h, w = x.shape
+        seq = F.pad(x.reshape(bt // frames, frames, c, h, w), (0, 0, 0, 0, 0, 0, 1, 1))
+        k = self.weight.reshape(1, 1, c, 3, 1, 1)
+        out = seq[:, :-2] * k[..., 0, :, :] + seq[:, 1:-1] * k[..., 1, :, :] \
+            + seq[:, 2:] * k[..., 2, :, :]
+        return out.reshape(bt, c, h, w)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> nn.Conv3d:
+    """A (1, k, k) conv3d, the per-frame 2D conv of an LGTSM. Kept as a Conv3d so weights and
+    checkpoints keep the paper's 3D layout; ``_frame_conv`` applies it."""
     pad = dilation * (k - 1) // 2 if stride == 1 else 1
     return mark_sn(
         nn.Conv3d(cin, cout, (1, k, k), (1, stride, stride), (0, pad, pad), (1, dilation, dilation))
     )
+
+
+def _frame_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                like: nn.Conv3d) -> torch.Tensor:
+    """``like``'s (1, k, k) conv on frames folded into the batch, as the 2D conv it is: the
+    same sums, but runtimes have blocked, well-tuned 2D kernels and generic 3D ones (ONNX
+    Runtime ran the temporal network at a quarter of the CPU's matmul rate through Conv3d)."""
+    return F.conv2d(x, weight[:, :, 0], bias, like.stride[1:], like.padding[1:],
+                    like.dilation[1:])
 
 
 class GatedLGTSMConv(nn.Module):
@@ -54,21 +74,38 @@ class GatedLGTSMConv(nn.Module):
         self.gate = _conv(cin, cout, k, stride, dilation)
         self.act = nn.LeakyReLU(0.2) if act else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.shift(x)
-        return self.act(self.feature(x)) * torch.sigmoid(self.gate(x))
+    def forward(self, x: torch.Tensor, frames: int, up: bool = False) -> torch.Tensor:
+        """``up``: enlarge x2 (nearest) between the shift and the conv. The shift is per pixel,
+        so shifting before enlarging is the same result on a quarter of the pixels (the
+        decoder's shifts took most of the network's time when they ran after it)."""
+        x = self.shift(x, frames)
+        if up:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        # feature and gate read the same input: one conv with both filter banks does the
+        # work of two in one pass over it
+        both = _frame_conv(x,
+                           torch.cat([self.feature.weight, self.gate.weight]),
+                           torch.cat([self.feature.bias, self.gate.bias]), self.feature)
+        feature, gate = both.chunk(2, dim=1)
+        return self.act(feature) * torch.sigmoid(gate)
 
 
 class _Up(nn.Module):
-    """x2 nearest-neighbour upsampling in space. Frames and channels are folded into one axis
-    (a view) so it runs as a 4-D resize: exactly the 5-D ``scale_factor=(1, 2, 2)`` result,
-    and ONNX Runtime's 5-D Resize took 40 % of the temporal network's time on a CPU (the 4-D
-    one, 3 %)."""
+    """x2 nearest-neighbour upsampling in space, done by the gated conv that follows it (see
+    ``GatedLGTSMConv.forward``); a parameter-free entry that keeps the layer indices, and so
+    the names of the weights, of the published network."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, t, h, w = x.shape
-        up = F.interpolate(x.reshape(b, c * t, h, w), scale_factor=2.0, mode="nearest")
-        return up.reshape(b, c, t, 2 * h, 2 * w)
+
+def _fold(seq: torch.Tensor) -> torch.Tensor:
+    """[B, C, T, H, W] -> [B*T, C, H, W]: every layer of the temporal networks but the shift
+    is per frame, so frames travel in the batch and only the shift looks across them."""
+    b, c, t, h, w = seq.shape
+    return seq.transpose(1, 2).reshape(b * t, c, h, w)
+
+
+def _unfold(x: torch.Tensor, frames: int) -> torch.Tensor:
+    bt, c, h, w = x.shape
+    return x.reshape(bt // frames, frames, c, h, w).transpose(1, 2)
 
 
 class TemporalGenerator(nn.Module):
@@ -78,7 +115,7 @@ class TemporalGenerator(nn.Module):
     def __init__(self, channels: tuple[int, int, int], dilations: tuple[int, ...]) -> None:
         super().__init__()
         c0, c1, c2 = channels
-        self.net = nn.Sequential(
+        self.net = nn.ModuleList([
             GatedLGTSMConv(5, c0, 4, stride=2),
             GatedLGTSMConv(c0, c1, 4, stride=2),
             GatedLGTSMConv(c1, c2, 4, stride=2),
@@ -86,14 +123,21 @@ class TemporalGenerator(nn.Module):
             _Up(), GatedLGTSMConv(c2, c1, 3),
             _Up(), GatedLGTSMConv(c1, c0, 3),
             _Up(), GatedLGTSMConv(c0, 3, 3, act=False),
-        )
+        ])
         self.gain = nn.Parameter(torch.zeros(1))
 
     def forward(self, lines: torch.Tensor, colors: torch.Tensor, is_ref: torch.Tensor):
         """lines [B,1,T,H,W], colors [B,3,T,H,W] in [-1,1], is_ref [B,1,T,H,W] in {0,1}:
         the refined colours [B,3,T,H,W]. H and W must be multiples of 8."""
-        delta = self.net(torch.cat([lines, colors, is_ref], dim=1))
-        return torch.clamp(colors + self.gain * delta, -1.0, 1.0)
+        frames = lines.shape[2]
+        x = _fold(torch.cat([lines, colors, is_ref], dim=1))
+        up = False
+        for layer in self.net:
+            if isinstance(layer, _Up):
+                up = True
+            else:
+                x, up = layer(x, frames, up), False
+        return torch.clamp(colors + self.gain * _unfold(x, frames), -1.0, 1.0)
 
 
 class TemporalDiscriminator(nn.Module):
@@ -111,4 +155,14 @@ class TemporalDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, lines: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([lines, colors], dim=1))
+        """Patch scores [B, 1, T, h, w]."""
+        frames = lines.shape[2]
+        x = _fold(torch.cat([lines, colors], dim=1))
+        for m in self.net:
+            if isinstance(m, TemporalShift):
+                x = m(x, frames)
+            elif isinstance(m, nn.Conv3d):
+                x = _frame_conv(x, m.weight, m.bias, m)
+            else:
+                x = m(x)
+        return _unfold(x, frames)
