@@ -357,16 +357,17 @@ class Job:
         maps = confidence_pattern(p.out)
         for f in w.written:
             n = p.numbers[f]
-            if w.spec.staged_map(f).exists():
-                os.replace(w.spec.staged_map(f), maps.path(n))
-            os.replace(w.spec.staged(f), p.out.path(n))
-            w.log.record(n, w.keys[n], p.out.path(n), w.scores.get(n))
+            staged = w.spec.staged(f)
+            with w.rendering.writing(n, staged, w.scores.get(n), [maps.path(n)]) as out:
+                if w.spec.staged_map(f).exists():
+                    os.replace(w.spec.staged_map(f), maps.path(n))
+                os.replace(staged, out)
         outputs = {n: p.out.path(n) for n in p.numbers.values()}
         keep = {o.name for o in outputs.values()}
         if not w.spec.exr:  # an EXR carries its map as a channel
             keep |= {maps.path(n).name for n in outputs}
         _remove_stale(p.out_dir, [p.out, maps], keep)
-        logged = w.log.scores(outputs)
+        logged = w.rendering.log.scores(outputs)
         if logged:
             write_scores(scores_path(p.out.pattern), logged)
         scene_of = {n: f for f, n in p.numbers.items()}
