@@ -35,7 +35,13 @@ import bpy
 
 from . import compat, references
 from .core.errors import InkpaintError
-from .core.frames import OutputPattern, check_no_overwrite, format_frames
+from .core.frames import (
+    OutputPattern,
+    check_no_overwrite,
+    format_frames,
+    padding_of,
+    split_numbered,
+)
 from .core.progress import Progress
 from .props import check_device, check_model
 from .references import RESULT_KEY, Source
@@ -84,23 +90,20 @@ class Plan:
         return self.out.path(self.numbers[frame])
 
 
-_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<digits>[0-9]+)\.[^.]+$")
-
-
 def source_numbering(files: dict[int, Path]) -> tuple[str, int, dict[int, int]] | None:
     """(name prefix, padding, scene frame -> file's frame number) when the files are one
     numbered sequence shown once each (``line.1001.png`` ...), so that the coloured frames
     keep the line art's own numbers, as the CLI's do; None otherwise (a held or reused file,
     mixed names)."""
-    parsed = {f: _NUMBERED.match(p.name) for f, p in files.items()}
+    parsed = {f: split_numbered(p.name) for f, p in files.items()}
     if not parsed or not all(parsed.values()):
         return None
-    prefixes = {m["prefix"] for m in parsed.values()}
-    numbers = {f: int(m["digits"]) for f, m in parsed.items()}
+    prefixes = {prefix for prefix, _, _ in parsed.values()}
+    numbers = {f: int(digits) for f, (_, digits, _) in parsed.items()}
     if len(prefixes) != 1 or len(set(numbers.values())) != len(numbers):
         return None
-    padding = min(len(m["digits"]) for m in parsed.values())
-    if any(m["digits"] != f"{int(m['digits']):0{padding}d}" for m in parsed.values()):
+    padding = padding_of(digits for _, digits, _ in parsed.values())
+    if padding is None:
         return None
     return prefixes.pop(), padding, numbers
 
