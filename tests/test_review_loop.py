@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -251,3 +252,26 @@ def test_parallel_logs_keep_every_entry_and_a_hand_made_frame_is_kept(tmp_path):
     src[5].write_bytes(b"line 5, redrawn")
     plan = run(src).plan
     assert plan.unlogged == [2] and plan.todo == plan.changed == [5]
+
+
+def test_a_run_decodes_each_key_once(tmp_path, shot, lite_weights, monkeypatch):
+    """``inkpaint colorize`` checks the keys before the model loads, the colorizer checks
+    them again when it keys the frames and when it colours them, and then colours with
+    them: one decode serves all four (``imageio.Reads``)."""
+    import core.imageio
+    from core.cli import main
+
+    decoded: list[str] = []
+    real = core.imageio.read_color
+
+    def counted(path):
+        decoded.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(core.imageio, "read_color", counted)
+    refs = [a for f in KEYS for a in ("--ref", f"{f}={shot / f'color.{f}.png'}")]
+    assert main(["colorize", "--lineart", str(shot / "line.####.png"), *refs, "--out",
+                 str(tmp_path / "c.####.png"), "--model", str(lite_weights), "--size", "64",
+                 "--temporal"]) == 0
+    assert sorted(decoded) == [f"color.{f}.png" for f in KEYS]
+    assert len(list(tmp_path.glob("c.1*.png"))) == 10

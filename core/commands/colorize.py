@@ -25,7 +25,7 @@ from ..engine.plan import Reference, validate_refs
 from ..errors import InkpaintError, from_os_error
 from ..farm.retry import remove_orphaned_temps
 from ..frames import FrameSequence, OutputPattern, check_no_overwrite
-from ..imageio import atomic_write, check_writable_format, encode_image
+from ..imageio import Reads, atomic_write, check_writable_format, encode_image
 from ..preflight import (
     check_keys,
     check_memory_of,
@@ -181,13 +181,14 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     check_no_overwrite(sources, out, wanted)
     check_no_overwrite(sources, maps, wanted)
     shape = shot_size({f: seq.path(f) for f in wanted}, wanted, refs)  # headers only
-    check_keys(refs)
+    reads = Reads()  # the keys decoded here are the ones the run colours with
+    check_keys(refs, reads)
     cfg = check_model(args.model, args.k, args.size)
     check_memory_of(shape, args.size if args.size is not None else cfg.size, cfg, args.k,
                     len(refs))
     colorizer = Colorizer(model=args.model, backend=args.backend, device=args.device,
                           size=args.size, k=args.k, temporal=args.temporal,
-                          compose=args.compose, lines=args.lines)
+                          compose=args.compose, lines=args.lines, reads=reads)
     if review_below is not None and not colorizer.composes:
         raise InkpaintError("--review-below needs confidence, and --compose network --lines "
                             "keep composes nothing: use --compose auto or flat, or --lines fill")
