@@ -4,10 +4,11 @@ gives it back as a ``--ref``, a re-run recolours only the frames whose inputs ch
 A frame's output is a function of its inputs' *contents* (its line art, the line art and
 paint of the references it was coloured from, and, with the temporal network, the other
 frames of its window) and of the settings (weights, compose mode, line mode, K, size).
-``frame_key`` hashes exactly those; ``RenderLog`` keeps the key each frame was written with
+``frame_keys`` hashes exactly those; ``RenderLog`` keeps the key each frame was written with
 in small hidden JSON files beside the output, so a re-run can tell which frames are stale
 and say how many it skipped. Content hashes, not modification times: a render farm copies
-files, and touching a file does not change a frame.
+files, and touching a file does not change a frame. ``RenderRun`` is what the CLI, the
+Blender add-on and the Nuke worker use: the keys, the logs, the plan and the write order.
 """
 
 from __future__ import annotations
