@@ -35,7 +35,13 @@ import bpy
 
 from . import compat, references
 from .core.errors import InkpaintError
-from .core.frames import OutputPattern, check_no_overwrite, format_frames
+from .core.frames import (
+    OutputPattern,
+    check_no_overwrite,
+    format_frames,
+    padding_of,
+    split_numbered,
+)
 from .core.progress import Progress
 from .props import check_device, check_model
 from .references import RESULT_KEY, Source
@@ -84,23 +90,20 @@ class Plan:
         return self.out.path(self.numbers[frame])
 
 
-_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<digits>[0-9]+)\.[^.]+$")
-
-
 def source_numbering(files: dict[int, Path]) -> tuple[str, int, dict[int, int]] | None:
     """(name prefix, padding, scene frame -> file's frame number) when the files are one
     numbered sequence shown once each (``line.1001.png`` ...), so that the coloured frames
     keep the line art's own numbers, as the CLI's do; None otherwise (a held or reused file,
     mixed names)."""
-    parsed = {f: _NUMBERED.match(p.name) for f, p in files.items()}
+    parsed = {f: split_numbered(p.name) for f, p in files.items()}
     if not parsed or not all(parsed.values()):
         return None
-    prefixes = {m["prefix"] for m in parsed.values()}
-    numbers = {f: int(m["digits"]) for f, m in parsed.items()}
+    prefixes = {prefix for prefix, _, _ in parsed.values()}
+    numbers = {f: int(digits) for f, (_, digits, _) in parsed.items()}
     if len(prefixes) != 1 or len(set(numbers.values())) != len(numbers):
         return None
-    padding = min(len(m["digits"]) for m in parsed.values())
-    if any(m["digits"] != f"{int(m['digits']):0{padding}d}" for m in parsed.values()):
+    padding = padding_of(digits for _, digits, _ in parsed.values())
+    if padding is None:
         return None
     return prefixes.pop(), padding, numbers
 
@@ -357,16 +360,17 @@ class Job:
         maps = confidence_pattern(p.out)
         for f in w.written:
             n = p.numbers[f]
-            if w.spec.staged_map(f).exists():
-                os.replace(w.spec.staged_map(f), maps.path(n))
-            os.replace(w.spec.staged(f), p.out.path(n))
-            w.log.record(n, w.keys[n], p.out.path(n), w.scores.get(n))
+            staged = w.spec.staged(f)
+            with w.rendering.writing(n, staged, w.scores.get(n), [maps.path(n)]) as out:
+                if w.spec.staged_map(f).exists():
+                    os.replace(w.spec.staged_map(f), maps.path(n))
+                os.replace(staged, out)
         outputs = {n: p.out.path(n) for n in p.numbers.values()}
         keep = {o.name for o in outputs.values()}
         if not w.spec.exr:  # an EXR carries its map as a channel
             keep |= {maps.path(n).name for n in outputs}
         _remove_stale(p.out_dir, [p.out, maps], keep)
-        logged = w.log.scores(outputs)
+        logged = w.rendering.log.scores(outputs)
         if logged:
             write_scores(scores_path(p.out.pattern), logged)
         scene_of = {n: f for f, n in p.numbers.items()}

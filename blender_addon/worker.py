@@ -22,7 +22,7 @@ from .core.errors import InkpaintError
 from .core.frames import OutputPattern
 
 if TYPE_CHECKING:  # the engine's modules need cv2: imported on the worker, when it runs
-    from .core.compose.cache import RenderLog
+    from .core.compose.cache import RenderRun
 
 
 @dataclass
@@ -57,17 +57,16 @@ class ColorWorker(threading.Thread):
     ("frame", scene frame) per frame written, ("error", sentence) and, last, ("end", None).
 
     Like the CLI, it colours only the frames whose inputs changed since they were written
-    (``compose.cache``: the render log beside the output); once it has ended, ``keys``,
-    ``log`` and ``scores`` (by output frame number) are there for the main thread to log the
-    frames it moves into place."""
+    (``compose.cache``: the render log beside the output); once it has ended, ``rendering`` and
+    ``scores`` (by output frame number) are there for the main thread to log the frames it
+    moves into place."""
 
     def __init__(self, spec: WorkSpec) -> None:
         super().__init__(name="inkpaint-colorize", daemon=True)
         self.spec = spec
         self.events: queue.Queue = queue.Queue()
         self.cancelled = threading.Event()
-        self.keys: dict[int, str] = {}
-        self.log: RenderLog | None = None
+        self.rendering: RenderRun | None = None
         self.scores: dict[int, float] = {}
         self.written: list[int] = []  # scene frames, in the order they were staged
 
@@ -117,19 +116,18 @@ class ColorWorker(threading.Thread):
 
     def _plan(self, colorizer, refs: list) -> list[int]:
         """The scene frames to colour: the key of each frame's inputs against the render log,
-        exactly as ``inkpaint colorize`` decides (``compose.cache.plan_rerun``)."""
-        from .core.compose.cache import RenderLog, frame_key, log_files, log_path, plan_rerun
+        exactly as ``inkpaint colorize`` decides (``compose.cache.RenderRun``)."""
+        from .core.compose.cache import RenderRun
 
         s = self.spec
         scene_of = {s.numbers[f]: f for f in s.frames}
-        settings = {**colorizer.settings, "confidence_maps": True}
-        self.keys = {s.numbers[f]: frame_key(files, settings)
-                     for f, files in colorizer.sources(s.lineart, refs, s.frames).items()}
-        outputs = {n: s.out.path(n) for n in scene_of}
-        self.log = RenderLog(log_path(s.out.pattern, scene_of), log_files(s.out.pattern))
-        plan = plan_rerun(sorted(scene_of), self.keys, outputs, self.log)
+        sources = colorizer.sources(s.lineart, refs, s.frames)
+        self.rendering = RenderRun({s.numbers[f]: files for f, files in sources.items()},
+                             {**colorizer.settings, "confidence_maps": True}, s.out.pattern,
+                             {n: s.out.path(n) for n in scene_of})
+        plan = self.rendering.plan
         kept = plan.unchanged + plan.unlogged
-        self.scores = self.log.scores({n: outputs[n] for n in kept})
+        self.scores = self.rendering.kept_scores()
         todo = [scene_of[n] for n in plan.todo]
         self.events.put(("plan", (todo, sorted(scene_of[n] for n in kept))))
         return todo

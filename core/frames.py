@@ -174,9 +174,9 @@ def _discover(folder: Path) -> _Pattern:
     """Find the one numbered image sequence in ``folder`` (rules in the module docstring)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for entry in _list(folder):
-        m = None if entry.name.startswith(".") else _NUMBERED.match(entry.name)
-        if m and m["ext"].lower() in IMAGE_EXTS and not entry.is_dir():
-            groups.setdefault((m["prefix"], m["ext"]), []).append(m["digits"])
+        parts = None if entry.name.startswith(".") else split_numbered(entry.name)
+        if parts and parts[2].lower() in IMAGE_EXTS and not entry.is_dir():
+            groups.setdefault((parts[0], parts[2]), []).append(parts[1])
     if not groups:
         raise InkpaintError(
             f"no numbered image files in folder {folder}; frames must be named like name.0001.png"
@@ -189,13 +189,29 @@ def _discover(folder: Path) -> _Pattern:
             "give a pattern such as folder/name.####.png instead of the folder"
         )
     (prefix, ext), digits = ranked[0]
-    padding = min(len(d) for d in digits)
-    if any(d != f"{int(d):0{padding}d}" for d in digits):
+    padding = padding_of(digits)
+    if padding is None:
         raise InkpaintError(
             f"frames {prefix}#{ext} in folder {folder} mix zero paddings; "
             "rename them to one padding or give a pattern"
         )
     return _Pattern(folder, prefix, padding, ext)
+
+
+def split_numbered(name: str) -> tuple[str, str, str] | None:
+    """(prefix, frame digits, extension) of a numbered file name (``line.1001.png``): the
+    last run of digits right before the extension; None when there is none."""
+    m = _NUMBERED.match(name)
+    return (m["prefix"], m["digits"], m["ext"]) if m else None
+
+
+def padding_of(digits: Iterable[str]) -> int | None:
+    """The zero padding of one sequence's frame numbers as written (the shortest, so
+    ``0999`` and ``1000`` pad to 4 and ``99999`` fits too); None when they mix paddings
+    (``7`` beside ``0008``), which no one pattern names."""
+    digits = list(digits)
+    padding = min(len(d) for d in digits)
+    return None if any(d != f"{int(d):0{padding}d}" for d in digits) else padding
 
 
 class OutputPattern:

@@ -107,6 +107,45 @@ def pixel_digest(path: str | os.PathLike) -> tuple[tuple[int, int], str]:
     return stored.shape[:2], hashlib.sha256(np.ascontiguousarray(stored).data).hexdigest()
 
 
+class Reads:
+    """What a run reads of its inputs, each file version (path, size, mtime) read once. The
+    checks before a run decode every input (the CLI checks the keys before the model loads,
+    the colorizer checks every file again when it keys the frames and when it colours them),
+    and colouring then needs those very results: a line-art file's pixel digest, a key's
+    colour. A file changed in between is read again."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, str, int, int], object] = {}
+
+    def digest(self, path: str | os.PathLike) -> tuple[tuple[int, int], str]:
+        """``pixel_digest(path)``."""
+        return self._read(path, pixel_digest)
+
+    def key(self, path: str | os.PathLike) -> np.ndarray:
+        """``read_key(path)``, read-only: every use shares it (a passthrough copies it)."""
+        return self._read(path, _frozen_key)
+
+    def forget_keys(self) -> None:
+        """Drop the keys' pixels (a run's end: they are full frames, the digests are not)."""
+        self._memo = {k: v for k, v in self._memo.items() if k[0] != _frozen_key.__name__}
+
+    def _read(self, path: str | os.PathLike, read):
+        try:
+            st = Path(path).stat()
+        except OSError:
+            return read(path)  # which says what is wrong
+        key = (read.__name__, str(path), st.st_size, st.st_mtime_ns)
+        if key not in self._memo:
+            self._memo[key] = read(path)
+        return self._memo[key]
+
+
+def _frozen_key(path: str | os.PathLike) -> np.ndarray:
+    rgb = read_key(path)
+    rgb.flags.writeable = False
+    return rgb
+
+
 def _decode(path: Path) -> tuple[np.ndarray, bool]:
     """The pixels as stored (uint8, uint16 or float32; HxW or HxWxC, C in 3 or 4, in RGB(A)
     order) after every check ``read_image`` makes, and whether they are scene-linear."""

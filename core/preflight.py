@@ -18,7 +18,7 @@ from .config import ModelConfig
 from .engine.plan import Reference
 from .errors import InkpaintError
 from .frames import FrameSequence, parse_frame_range
-from .imageio import image_size, read_image, read_key
+from .imageio import Reads, image_size
 from .limits import MAX_FRAMES, MAX_PIXELS, MAX_SIZE, check_memory
 
 
@@ -93,13 +93,15 @@ def check_model(model: str, k: int, size: int | None) -> ModelConfig:
     return cfg
 
 
-def check_keys(refs: Sequence[Reference]) -> None:
+def check_keys(refs: Sequence[Reference], reads: Reads | None = None) -> None:
     """Decode every key and its own line art: readable, finite, not a pipe. Keys are few, so
-    this costs little, and it happens before the model loads."""
+    this costs little, and it happens before the model loads; ``reads`` keeps what was
+    decoded for the run (the ``Colorizer`` given it decodes nothing again)."""
+    reads = reads or Reads()
     for r in refs:
-        read_key(r.color)
+        reads.key(r.color)
         if r.lineart is not None:
-            read_image(r.lineart)
+            reads.digest(r.lineart)
 
 
 def check_size(size: int) -> int:

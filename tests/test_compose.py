@@ -366,7 +366,7 @@ def test_confidence_maps_and_review_lists(tmp_path):
 
 
 def test_rerun_recolours_only_frames_whose_inputs_changed(tmp_path):
-    from core.compose.cache import RenderLog, frame_key, plan_rerun
+    from core.compose.cache import RenderRun
 
     line = {f: tmp_path / f"line.{f}.png" for f in range(1, 7)}
     for f, p in line.items():
@@ -374,24 +374,24 @@ def test_rerun_recolours_only_frames_whose_inputs_changed(tmp_path):
     key1, key6 = tmp_path / "ref1.png", tmp_path / "ref6.png"
     key1.write_bytes(b"paint 1")
     key6.write_bytes(b"paint 6")
-    out = {f: tmp_path / f"out.{f}.png" for f in line}
+    out = {f: tmp_path / f"out.{f:04d}.png" for f in line}
+    pattern = tmp_path / "out.####.png"
     settings = {"model": "lite", "compose": "auto", "lines": "keep"}
 
-    def keys() -> dict[int, str]:
-        return {f: frame_key([line[f], key1 if f <= 3 else key6], settings) for f in line}
+    def run(**changed: object) -> RenderRun:
+        return RenderRun({f: [line[f], key1 if f <= 3 else key6] for f in line},
+                         {**settings, **changed}, pattern, out)
 
-    log = RenderLog(tmp_path / "render.json")
-    plan = plan_rerun(line, keys(), out, log)
+    first = run()
+    plan = first.plan
     assert plan.todo == [1, 2, 3, 4, 5, 6] and plan.unchanged == [] and plan.changed == []
     for f in plan.todo:
-        out[f].write_bytes(b"frame %d" % f)
-        log.record(f, keys()[f], out[f], 0.5)
+        with first.writing(f, b"frame %d" % f, 0.5) as path:
+            path.write_bytes(b"frame %d" % f)
     key6.write_bytes(b"paint 6, corrected")  # the artist fixes the second key
-    plan = plan_rerun(line, keys(), out, RenderLog(tmp_path / "render.json"))
+    plan = run().plan
     assert plan.todo == plan.changed == [4, 5, 6] and plan.unchanged == [1, 2, 3]
-    plan = plan_rerun(line, {f: frame_key([line[f], key1], {**settings, "lines": "fill"})
-                             for f in line}, out, RenderLog(tmp_path / "render.json"))
-    assert plan.todo == [1, 2, 3, 4, 5, 6]  # other settings: everything is stale
+    assert run(lines="fill").plan.todo == [1, 2, 3, 4, 5, 6]  # other settings: all stale
 
 
 def test_bench_compose_prints_a_row_per_mode(capsys):

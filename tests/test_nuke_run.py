@@ -369,3 +369,53 @@ def test_the_fake_refuses_node_work_off_the_main_thread(nuke):
     t.join()
     assert errors and "main thread" in errors[0]
     assert node["k"].value() == 2
+
+
+class _Killed(BaseException):
+    """The worker's process dies (SIGKILL, a lost farm node): nothing catches it."""
+
+
+def test_a_worker_killed_between_writing_a_frame_and_logging_it_loses_nothing(
+        nuke, shot_dir, lite_weights, tmp_path, monkeypatch):
+    """The worker is killed right after a frame lands on disk. Were the frame logged only
+    after it is written, the re-run would find it unlogged and keep it, whatever its inputs
+    have become since: here the artist takes the repaint back, and the frame coloured from
+    the repaint would stay. ``RenderRun.writing`` logs it first, so the re-run redoes it and
+    the sequence is again exactly the first run's."""
+    from inkpaint_nuke import worker
+    from inkpaint_nuke.job import JOB_VERSION
+
+    import core.imageio
+
+    shot = tmp_path / "shot"
+    shutil.copytree(shot_dir, shot)
+    out = tmp_path / "out" / "colour.####.exr"
+    job = {"version": JOB_VERSION, "out": str(out), "lineart": str(shot / "line.####.png"),
+           "shot": [FIRST, LAST], "frames": list(range(FIRST, LAST + 1)),
+           "refs": [{"color": str(shot / f"color.{f}.png"), "frame": f} for f in (FIRST, LAST)],
+           "model": str(lite_weights), "backend": "torch", "device": "cpu", "size": 64}
+
+    def files() -> dict[int, bytes]:
+        return {f: Path(str(out).replace("####", str(f))).read_bytes()
+                for f in range(FIRST, LAST + 1)}
+
+    assert worker.run(job) == LAST - FIRST + 1
+    first = files()
+    key = shot / f"color.{LAST}.png"
+    painted = key.read_bytes()
+    write_image(key, read_image(key).pixels[..., 2::-1].copy())  # the artist repaints it
+    real_write = core.imageio.atomic_write
+
+    def killed_after_1003(path: Path, data: bytes) -> None:
+        real_write(path, data)
+        if path.name == "colour.1003.exr":
+            raise _Killed()
+
+    monkeypatch.setattr(core.imageio, "atomic_write", killed_after_1003)
+    with pytest.raises(_Killed):
+        worker.run(job)
+    monkeypatch.undo()
+    assert files()[1003] != first[1003]  # 1003 is there, coloured from the repaint
+    key.write_bytes(painted)  # the artist takes the repaint back
+    assert worker.run(job) == 2  # 1002 and 1003, coloured from the repaint, are redone
+    assert files() == first

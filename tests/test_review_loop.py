@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable
+from pathlib import Path
 
 import cv2
 import numpy as np
 import OpenEXR
 import pytest
 
-from core.compose.cache import RenderLog, frame_key, log_files, log_path, plan_rerun
+from core.compose.cache import RenderRun, log_files, log_path
 from core.compose.review import (
     confidence_path,
     confidence_pattern,
@@ -232,19 +234,44 @@ def test_parallel_logs_keep_every_entry_and_a_hand_made_frame_is_kept(tmp_path):
     for f, p in src.items():
         p.write_bytes(b"line %d" % f)
     out = {f: tmp_path / f"c.{f:04d}.png" for f in src}
-    keys = {f: frame_key([src[f]], {"k": 2}) for f in src}
-    chunks = [RenderLog(log_path(pattern, r), log_files(pattern)) for r in ([1, 2, 3], [4, 5, 6])]
+
+    def run(frames: Iterable[int]) -> RenderRun:
+        return RenderRun({f: [src[f]] for f in frames}, {"k": 2}, pattern,
+                         {f: out[f] for f in frames})
+
+    chunks = [run([1, 2, 3]), run([4, 5, 6])]
     for f in (1, 4, 2, 5, 3, 6):  # interleaved, as parallel processes write
-        out[f].write_bytes(b"frame %d" % f)
-        chunks[(f - 1) // 3].record(f, keys[f], out[f], f / 10)
+        data = b"frame %d" % f
+        with chunks[(f - 1) // 3].writing(f, data, f / 10) as path:
+            path.write_bytes(data)
     assert len(log_files(pattern)) == 2
-    log = RenderLog(log_path(pattern, range(1, 7)), log_files(pattern))
-    plan = plan_rerun(src, keys, out, log)
-    assert plan.unchanged == [1, 2, 3, 4, 5, 6] and plan.todo == []
-    assert log.scores(out) == {f: f / 10 for f in src}
+    whole = run(src)
+    assert whole.plan.unchanged == [1, 2, 3, 4, 5, 6] and whole.plan.todo == []
+    assert whole.log.scores(out) == {f: f / 10 for f in src}
     out[2].write_bytes(b"painted over by hand")
     src[5].write_bytes(b"line 5, redrawn")
-    keys[5] = frame_key([src[5]], {"k": 2})
-    plan = plan_rerun(src, keys, out, RenderLog(log_path(pattern, range(1, 7)),
-                                                log_files(pattern)))
+    plan = run(src).plan
     assert plan.unlogged == [2] and plan.todo == plan.changed == [5]
+
+
+def test_a_run_decodes_each_key_once(tmp_path, shot, lite_weights, monkeypatch):
+    """``inkpaint colorize`` checks the keys before the model loads, the colorizer checks
+    them again when it keys the frames and when it colours them, and then colours with
+    them: one decode serves all four (``imageio.Reads``)."""
+    import core.imageio
+    from core.cli import main
+
+    decoded: list[str] = []
+    real = core.imageio.read_color
+
+    def counted(path):
+        decoded.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(core.imageio, "read_color", counted)
+    refs = [a for f in KEYS for a in ("--ref", f"{f}={shot / f'color.{f}.png'}")]
+    assert main(["colorize", "--lineart", str(shot / "line.####.png"), *refs, "--out",
+                 str(tmp_path / "c.####.png"), "--model", str(lite_weights), "--size", "64",
+                 "--temporal"]) == 0
+    assert sorted(decoded) == [f"color.{f}.png" for f in KEYS]
+    assert len(list(tmp_path.glob("c.1*.png"))) == 10

@@ -6,14 +6,12 @@ import argparse
 import signal
 import sys
 import traceback
-from collections.abc import Callable
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from ..compose.cache import RenderLog, Rerun, frame_key, log_files, log_path, plan_rerun
+from ..compose.cache import RenderRun, Rerun
 from ..compose.review import (
     confidence_pattern,
     review_line,
@@ -27,7 +25,7 @@ from ..engine.plan import Reference, validate_refs
 from ..errors import InkpaintError, from_os_error
 from ..farm.retry import remove_orphaned_temps
 from ..frames import FrameSequence, OutputPattern, check_no_overwrite
-from ..imageio import atomic_write, check_writable_format, encode_image
+from ..imageio import Reads, atomic_write, check_writable_format, encode_image
 from ..preflight import (
     check_keys,
     check_memory_of,
@@ -183,13 +181,14 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     check_no_overwrite(sources, out, wanted)
     check_no_overwrite(sources, maps, wanted)
     shape = shot_size({f: seq.path(f) for f in wanted}, wanted, refs)  # headers only
-    check_keys(refs)
+    reads = Reads()  # the keys decoded here are the ones the run colours with
+    check_keys(refs, reads)
     cfg = check_model(args.model, args.k, args.size)
     check_memory_of(shape, args.size if args.size is not None else cfg.size, cfg, args.k,
                     len(refs))
     colorizer = Colorizer(model=args.model, backend=args.backend, device=args.device,
                           size=args.size, k=args.k, temporal=args.temporal,
-                          compose=args.compose, lines=args.lines)
+                          compose=args.compose, lines=args.lines, reads=reads)
     if review_below is not None and not colorizer.composes:
         raise InkpaintError("--review-below needs confidence, and --compose network --lines "
                             "keep composes nothing: use --compose auto or flat, or --lines fill")
@@ -198,38 +197,34 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     # after a corrected reference redoes exactly the frames that reference reaches.
     settings = {**colorizer.settings, "bit_depth": args.bit_depth,
                 "confidence_maps": not args.no_confidence}
-    keys = {f: frame_key(files, settings)
-            for f, files in colorizer.sources(lineart, refs, wanted).items()}
-    outputs = {f: out.path(f) for f in wanted}
-    log = RenderLog(log_path(out.pattern, wanted), log_files(out.pattern))
+    # Frames are written atomically, so an existing output is a complete one: a retried farm
+    # task only does what is left, and a re-run only what its inputs changed. --overwrite
+    # redoes everything.
+    run = RenderRun(colorizer.sources(lineart, refs, wanted), settings, out.pattern,
+                    {f: out.path(f) for f in wanted}, overwrite=args.overwrite)
     # A task killed hard (SIGKILL, a lost node) can leave the hidden temp file of the frame
     # it was writing; the retry clears those. This run's frames and log are its own (farm
     # chunks do not overlap), so their temp files go whatever their age; the scores file is
     # shared by every chunk, so only temp files too old to have a live writer go.
-    removed = remove_orphaned_temps([*outputs.values(), *(maps.path(f) for f in wanted),
-                                     log.path], older_than=0.0)
+    removed = remove_orphaned_temps([*run.outputs.values(), *(maps.path(f) for f in wanted),
+                                     run.log.path], older_than=0.0)
     removed += remove_orphaned_temps([scores_path(out.pattern)])
     if removed:
         print(f"inkpaint: removed {removed} temp files left by an interrupted run", flush=True)
-    # Frames are written atomically, so an existing output is a complete one: a retried farm
-    # task only does what is left, and a re-run only what its inputs changed. --overwrite
-    # redoes everything.
-    plan = (Rerun(list(wanted), [], [], []) if args.overwrite
-            else plan_rerun(wanted, keys, outputs, log))
+    plan = run.plan
     if plan.unchanged or plan.unlogged:
         print(_skip_line(len(wanted), plan), flush=True)
     if plan.changed:
         print(f"inkpaint: {len(plan.changed)} of {len(wanted)} frames are redone: their inputs "
               "changed since they were written", flush=True)
-    scores = log.scores({f: outputs[f] for f in plan.unchanged + plan.unlogged})
+    scores = run.kept_scores()
     if plan.todo:
-        scores |= _render(args, mode, colorizer, lineart, refs, plan.todo, out, maps, log,
-                          keys)
+        scores |= _render(args, mode, colorizer, lineart, refs, plan.todo, out, maps, run)
     elif mode == "openjd":
         print("openjd_progress: 100.0", flush=True)
     # The whole sequence's scores, as every run's log has them (parallel chunks: the last
     # to finish writes the complete list).
-    sequence = log.scores({f: out.path(f) for f in log.entries})
+    sequence = run.log.scores({f: out.path(f) for f in run.log.entries})
     if sequence:
         write_scores(scores_path(out.pattern), sequence)
     if review_below is not None:
@@ -237,14 +232,10 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     return 0
 
 
-def _write_pair(path: Path, data: bytes, map_path: Path, conf: np.ndarray | None,
-                log_it: Callable[[], None]) -> None:
-    """Write a frame and its confidence map (``conf``; None: none) as a pair: the old pair
-    goes first, the log learns the new frame (``log_it``) before it exists, and a frame
-    that cannot be written (a full disk) takes its new map with it."""
-    for stale in (path, map_path):
-        stale.unlink(missing_ok=True)
-    log_it()
+def _write_pair(path: Path, data: bytes, map_path: Path, conf: np.ndarray | None) -> None:
+    """Write a frame and its confidence map (``conf``; None: none) as a pair (inside
+    ``RenderRun.writing``, which removed the old pair): a frame that cannot be written (a
+    full disk) takes its new map with it."""
     if conf is not None:
         write_confidence(map_path, conf)
     try:
@@ -256,14 +247,13 @@ def _write_pair(path: Path, data: bytes, map_path: Path, conf: np.ndarray | None
 
 def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
             lineart: dict[int, Path], refs: list[Reference], todo: list[int],
-            out: OutputPattern, maps: OutputPattern, log: RenderLog,
-            keys: dict[int, str]) -> dict[int, float]:
+            out: OutputPattern, maps: OutputPattern, run: RenderRun) -> dict[int, float]:
     """Colour ``todo`` and write each frame with its confidence map; returns the frames'
     confidence summaries.
 
-    Each frame is logged before it is written and a stale output is removed first, so a run
-    killed at any point (SIGKILL included) leaves every frame either absent, or complete and
-    described by the log: the re-run after a key changes redoes exactly what it must."""
+    Each frame goes to disk through ``RenderRun.writing``, so a run killed at any point
+    (SIGKILL included) leaves every frame either absent, or complete and described by the
+    log: the re-run after a key changes redoes exactly what it must."""
     exr = out.path(todo[0]).suffix.lower() == ".exr"
     scores = {}
     progress = Progress(len(todo), "colorize", mode=mode)
@@ -275,10 +265,10 @@ def _render(args: argparse.Namespace, mode: str, colorizer: Colorizer,
                 data = encode_image(path, cf.rgb, bit_depth=args.bit_depth,
                                     extra={"confidence": conf} if conf is not None and exr
                                     else None)
-                with _sigterm_held():  # a cancel in here would split the frame, map and log
-                    _write_pair(path, data, maps.path(cf.frame), None if exr else conf,
-                                partial(log.expect, cf.frame, keys[cf.frame], data, cf.score))
-                    log.written(cf.frame, path)
+                map_path = maps.path(cf.frame)
+                with _sigterm_held(), run.writing(cf.frame, data, cf.score, [map_path]):
+                    # a cancel in here would split the frame, map and log
+                    _write_pair(path, data, map_path, None if exr else conf)
             if cf.score is not None:
                 scores[cf.frame] = cf.score
                 _say(progress, summary_line(cf.frame, cf.score, cf.note))

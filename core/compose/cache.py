@@ -4,10 +4,11 @@ gives it back as a ``--ref``, a re-run recolours only the frames whose inputs ch
 A frame's output is a function of its inputs' *contents* (its line art, the line art and
 paint of the references it was coloured from, and, with the temporal network, the other
 frames of its window) and of the settings (weights, compose mode, line mode, K, size).
-``frame_key`` hashes exactly those; ``RenderLog`` keeps the key each frame was written with
+``frame_keys`` hashes exactly those; ``RenderLog`` keeps the key each frame was written with
 in small hidden JSON files beside the output, so a re-run can tell which frames are stale
 and say how many it skipped. Content hashes, not modification times: a render farm copies
-files, and touching a file does not change a frame.
+files, and touching a file does not change a frame. ``RenderRun`` is what the CLI, the
+Blender add-on and the Nuke worker use: the keys, the logs, the plan and the write order.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -47,15 +49,28 @@ def file_digest(path: str | os.PathLike, _memo: dict | None = None) -> str:
 _DIGESTS: dict = {}
 
 
-def frame_key(inputs: Iterable[str | os.PathLike], settings: Mapping[str, object]) -> str:
-    """The key of one output frame: the contents of every file it was made from (order
-    matters: give the frame's line art first, then its references nearest first, then the
-    rest of its temporal window) and the settings that shape it."""
-    h = hashlib.blake2b(digest_size=16)
-    for p in inputs:
-        h.update(file_digest(p).encode())
-    h.update(json.dumps(dict(settings), sort_keys=True, default=str).encode())
-    return h.hexdigest()
+def frame_keys(sources: Mapping[int, Iterable[str | os.PathLike]],
+               settings: Mapping[str, object]) -> dict[int, str]:
+    """The key of each output frame: the contents of every file it was made from (order
+    matters: its line art first, then its references nearest first, then the rest of its
+    temporal window, as ``Colorizer.sources`` lists them) and the settings that shape it.
+
+    Each distinct file is looked up once: with the shot memory a frame is made from every
+    earlier frame of its segment, and looking each input up per frame (a stat and a resolve
+    each) took 19 s for a 1000-frame segment; hashing the digests stays quadratic but costs
+    little (a blake2b update of 32 bytes per input)."""
+    tail = json.dumps(dict(settings), sort_keys=True, default=str).encode()
+    digests: dict[str | os.PathLike, str] = {}
+    keys = {}
+    for frame, files in sources.items():
+        h = hashlib.blake2b(digest_size=16)
+        for p in files:
+            if p not in digests:
+                digests[p] = file_digest(p)
+            h.update(digests[p].encode())
+        h.update(tail)
+        keys[frame] = h.hexdigest()
+    return keys
 
 
 LOG_PREFIX = ".inkpaint-render."
@@ -134,21 +149,17 @@ class RenderLog:
             return []
         return [e for e in self.entries.get(frame, []) if e.describes(out)]
 
-    def record(self, frame: int, key: str, output: str | os.PathLike,
+    def expect(self, frame: int, key: str, content: bytes | Path,
                score: float | None) -> None:
-        """Log a frame just written to ``output`` and save at once: a killed run keeps the
-        entries of every frame it finished."""
-        out = Path(output)
-        st = out.stat()
-        self._save(frame, Entry(key, file_digest(out), st.st_size, st.st_mtime_ns, score))
-
-    def expect(self, frame: int, key: str, data: bytes, score: float | None) -> None:
-        """Log a frame *before* ``data`` is written as its output, and save at once. Killed
-        at any point after this, the output is either not there yet (so it is redone) or is
-        exactly ``data`` (so it is described): no frame is ever written unlogged. ``written``
-        adds the file's mtime afterwards, so re-runs need not hash it again."""
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        self._save(frame, Entry(key, digest, len(data), 0, score))
+        """Log a frame *before* ``content`` (its bytes, or a finished file that will be moved
+        into place) is its output, and save at once. ``written`` adds the file's mtime
+        afterwards, so re-runs need not hash it again. ``RenderRun.writing`` says why this
+        order."""
+        if isinstance(content, bytes):
+            digest, size = hashlib.blake2b(content, digest_size=16).hexdigest(), len(content)
+        else:
+            digest, size = file_digest(content), Path(content).stat().st_size
+        self._save(frame, Entry(key, digest, size, 0, score))
 
     def written(self, frame: int, output: str | os.PathLike) -> None:
         """The output ``expect`` announced is now on disk: remember its mtime."""
@@ -200,3 +211,45 @@ def plan_rerun(frames: Iterable[int], keys: Mapping[int, str], outputs: Mapping[
             plan.todo.append(f)
             plan.changed.append(f)
     return plan
+
+
+class RenderRun:
+    """One run over frames of an output sequence, planned and logged the one way the CLI, the
+    Blender add-on and the Nuke worker all share: each frame's key (``frame_keys``), the render
+    log (``RenderLog``: this run's file, every run's entries), which frames to render
+    (``plan``, everything with ``overwrite``) and, through ``writing``, the order a frame
+    goes to disk in."""
+
+    def __init__(self, sources: Mapping[int, Iterable[str | os.PathLike]],
+                 settings: Mapping[str, object], pattern: str | os.PathLike,
+                 outputs: Mapping[int, Path], overwrite: bool = False) -> None:
+        frames = sorted(outputs)
+        self.outputs = {f: Path(outputs[f]) for f in frames}
+        self.keys = frame_keys(sources, settings)
+        self.log = RenderLog(log_path(pattern, frames), log_files(pattern))
+        self.plan = (Rerun(frames, [], [], []) if overwrite
+                     else plan_rerun(frames, self.keys, self.outputs, self.log))
+
+    def kept_scores(self) -> dict[int, float]:
+        """The logged confidence summaries of the frames the plan keeps."""
+        kept = self.plan.unchanged + self.plan.unlogged
+        return self.log.scores({f: self.outputs[f] for f in kept})
+
+    @contextmanager
+    def writing(self, frame: int, content: bytes | Path, score: float | None,
+                companions: Iterable[Path] = ()) -> Iterator[Path]:
+        """Put ``frame``'s output (``content``: its bytes, or a finished file the block moves
+        into place) in the path this yields, inside the block.
+
+        The old output and its ``companions`` (its confidence map) go first, then the log
+        learns the new output, then the block writes it. Killed at any point, the output is
+        either absent (redone) or exactly ``content`` and logged with its key (kept while its
+        inputs stay, redone once they change): never an unlogged new frame, which a re-run
+        would keep whatever its inputs became, nor an old frame beside the new frame's entry,
+        which would no longer be described and so be kept as hand-made."""
+        output = self.outputs[frame]
+        for stale in (output, *companions):
+            stale.unlink(missing_ok=True)
+        self.log.expect(frame, self.keys[frame], content, score)
+        yield output
+        self.log.written(frame, output)

@@ -40,6 +40,7 @@ from xml.etree import ElementTree as ET
 import cv2
 import numpy as np
 
+from ..cachedir import user_cache
 from ..errors import InkpaintError
 from ..imageio import atomic_write
 from .procedural import (
@@ -329,18 +330,12 @@ def accept(stats: dict[str, float], limits: dict[str, tuple[float, float]] | Non
     return all(k in stats and lo <= stats[k] <= hi for k, (lo, hi) in limits.items())
 
 
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/inkpaint`` (the cache folder defaults to ``~/.cache``): indexes and
-    renders of the data sets, rebuilt when deleted."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "inkpaint"
-
-
 def default_index() -> Path:
-    """``$INKPAINT_DRAWINGS_INDEX``, else ``cache_root() / 'drawings.json'``."""
+    """``$INKPAINT_DRAWINGS_INDEX``, else ``user_cache() / 'drawings.json'``."""
     env = os.environ.get("INKPAINT_DRAWINGS_INDEX")
     if env:
         return Path(env).expanduser()
-    return cache_root() / "drawings.json"
+    return user_cache() / "drawings.json"
 
 
 def split_of(path: str | os.PathLike) -> str:

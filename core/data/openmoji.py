@@ -32,12 +32,12 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 
+from ..cachedir import user_cache
 from ..errors import InkpaintError
 from .drawings import (
     REF_RES,
     accept,
     animate_drawing,
-    cache_root,
     drawing_canvas,
     measure,
     render_drawing,
@@ -150,7 +150,7 @@ def emoji_shot(path: Path, seed: int, frames: int = 8, size: int = 256) -> Shot:
         raise InkpaintError(f"emoji shots need 32 <= size <= 1024 and frames >= 1, "
                             f"got size={size}, frames={frames}")
     width = stats(str(path))["width"]
-    cache = str(cache_root() / "openmoji.renders")
+    cache = str(user_cache() / "openmoji.renders")
     return animate_drawing(np.random.default_rng(seed), frames, size, width,
                            lambda res: drawing_canvas(str(path), res, cache, line_group),
                            LINE_PX)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cachedir import user_cache
 from ..card import card_config, read_card
 from ..config import ModelConfig
 from ..errors import InkpaintError
@@ -118,14 +119,11 @@ def onnx_paths(weights: Path, sha: str | None = None,
 
 
 def cache_dir() -> Path:
-    """The user's cache for ONNX exports made at run time ($INKPAINT_CACHE, else the
-    platform's cache folder): never beside the weights, which may be a read-only install or a
-    shared pipeline folder."""
+    """The cache for ONNX exports made at run time: $INKPAINT_CACHE, else the user's cache
+    (``cachedir.user_cache``), never beside the weights."""
     if os.environ.get("INKPAINT_CACHE"):
         return Path(os.environ["INKPAINT_CACHE"])
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "inkpaint" / "cache"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "inkpaint"
+    return user_cache()
 
 
 class OnnxBackend(Backend):

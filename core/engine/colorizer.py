@@ -23,7 +23,7 @@ from ..compose.palette import to_u8
 from ..compose.review import region_note
 from ..errors import InkpaintError
 from ..frames import format_frames
-from ..imageio import pixel_digest, read_image, read_key
+from ..imageio import Reads, read_image
 from ..inputs import from_net, line_planes, to_net
 from ..motion import FrameMotion, Guide, guide, temporal_weights, warp_key
 from ..preflight import check_k, check_memory_of, check_size, shot_size
@@ -66,7 +66,7 @@ class Colorizer:
     def __init__(self, model: str = "lite", backend: str = "auto", device: str = "auto",
                  size: int | None = None, k: int = 2, temporal: bool = False,
                  expect_preset: str | None = None, compose: str = DEFAULT_MODE,
-                 lines: str = "keep") -> None:
+                 lines: str = "keep", reads: Reads | None = None) -> None:
         with stage("load"):
             self.backend: Backend = make_backend(backend, model, device, expect_preset)
         self.cfg = self.backend.cfg
@@ -77,7 +77,9 @@ class Colorizer:
             raise InkpaintError(f"--compose must be one of {', '.join(MODES)} and --lines one "
                                 f"of {', '.join(LINE_MODES)}")
         self.compose, self.lines = compose, lines
-        self._inspected: dict[tuple[str, str, int, int], object] = {}
+        # every input read once (``imageio.Reads``): the checks of ``sources`` and
+        # ``colorize`` and the colouring share what a caller's own checks read (``reads``)
+        self.reads = reads or Reads()
         self.keep_evidence = False
         # What shapes every output frame besides its input files (``sources``): the key a
         # re-run compares to tell whether a written frame is still what it would render.
@@ -99,6 +101,14 @@ class Colorizer:
         """Coloured frames of ``frames`` (default: the whole shot), in order.
 
         ``lineart`` maps frame numbers to line-art files (a ``FrameSequence`` works)."""
+        try:
+            yield from self._colorize(lineart, refs, frames, progress)
+        finally:  # a Colorizer colours shot after shot: their keys' pixels go with each
+            self.reads.forget_keys()
+
+    def _colorize(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
+                  frames: Iterable[int] | None,
+                  progress: Progress | None) -> Iterator[ColoredFrame]:
         wanted, windows, last = self._plan(lineart, refs, frames)
         ref_at = {r.frame: r for r in refs if r.frame is not None}
         shape = self._preflight(lineart, refs, windows, wanted)
@@ -210,30 +220,16 @@ class Colorizer:
         check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
         files = [lineart[f] for f in sorted(needed)]
         with stage("read"):  # decoding, and the digests on the worker threads
-            found = _threaded(lambda p: self._inspect(p)[1], files, shape)
+            found = _threaded(lambda p: self.reads.digest(p)[1], files, shape)
         if digests is not None:
             digests.update(zip(files, found))
         for r in refs:
-            self._inspect(r.color, _check_key)
+            self.reads.key(r.color)
             if r.lineart is not None:
-                digest = self._inspect(r.lineart)[1]
+                digest = self.reads.digest(r.lineart)[1]
                 if digests is not None:
                     digests[r.lineart] = digest
         return shape
-
-    def _inspect(self, path: Path, read: Callable = pixel_digest) -> object:
-        """``read(path)`` (default: the size and pixel digest of a line-art file) once per
-        file version: the CLI keys frames (``sources``) and then colours them, both check
-        every input first (``read_key`` for the keys), and colouring needs the digests
-        again."""
-        try:
-            st = Path(path).stat()
-        except OSError:
-            return read(path)  # which says what is wrong
-        key = (read.__name__, str(path), st.st_size, st.st_mtime_ns)
-        if key not in self._inspected:
-            self._inspected[key] = read(path)
-        return self._inspected[key]
 
 
 class _Run:
@@ -248,9 +244,9 @@ class _Run:
         # a reference's line art read and prepared once for the network, its cel and its
         # flow guide; a few: it holds the native pixels
         self.key_art = lru_cache(maxsize=4)(self._key_art)
-        # and its colour decoded once for its cel, its network planes and its passthroughs
-        # (read only: a passthrough hands out a copy)
-        self.key_rgb = lru_cache(maxsize=4)(_read_only_key)
+        # and its colour, decoded once for the checks, its cel, its network planes and its
+        # passthroughs (read only: a passthrough hands out a copy)
+        self.key_rgb = owner.reads.key
         # the last frame coloured in the current segment: (segment, guide, uint8 RGB)
         self.memory: tuple[tuple, Guide, np.ndarray] | None = None
 
@@ -262,7 +258,7 @@ class _Run:
         with stage("prep"):
             line, mask = line_art(pixels)
             return _Lineart(line_planes(self._fit(line, 1.0), self.owner.cfg.distance_max),
-                            self.owner._inspect(path)[1], pixels, mask, guide(mask))
+                            self.owner.reads.digest(path)[1], pixels, mask, guide(mask))
 
     def _key_art(self, ref: Reference) -> _Lineart:
         return self.planes(ref.lineart or self.lineart[ref.frame])
@@ -316,7 +312,7 @@ class _Run:
     def held_cel(self, frame: int, digest: str, refs: Sequence[Reference]) -> Reference | None:
         """The reference this frame holds (``_held``), by the digests the preflight took."""
         return _held(frame, digest, refs,
-                     lambda r: self.owner._inspect(r.lineart or self.lineart[r.frame])[1])
+                     lambda r: self.owner.reads.digest(r.lineart or self.lineart[r.frame])[1])
 
     def _fit(self, img: np.ndarray, pad_value: float | None) -> np.ndarray:
         """Into the shot's canvas; images of another size (model sheets) are letterboxed."""
@@ -405,17 +401,6 @@ def _threaded(fn: Callable, items: Sequence, shape: tuple[int, int]) -> list:
         return list(pool.map(fn, items))
     finally:  # after an error or a cancel (SIGTERM), the frames not started are not read
         pool.shutdown(cancel_futures=True)
-
-
-def _read_only_key(path: Path) -> np.ndarray:
-    rgb = read_key(path)
-    rgb.flags.writeable = False
-    return rgb
-
-
-def _check_key(path: Path) -> None:
-    """A key decodes as ``read_key`` reads it (its pixels are read again when used)."""
-    read_key(path)
 
 
 def _nearest_first(frame: int, refs: Iterable[Reference]) -> list[Reference]:

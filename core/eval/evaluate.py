@@ -35,7 +35,7 @@ import dataclasses
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,11 +44,13 @@ import numpy as np
 
 from .. import __version__
 from ..compose import DEFAULT_MODE, MODES, prepare_reference
-from ..data.procedural import Shot, render_shot
+from ..data.procedural import Shot
 from ..errors import InkpaintError
+from ..motion import Guide, Motion, guide, warp_anchor
 from ..train.clips import EVAL_SEED_BASE
 from .metrics import mse, psnr, ssim
 from .regions import pixel_accuracy, region_accuracy
+from .shotsets import shot_set
 
 NETWORK = "network"  # the compose mode that is the plain network output (Table 1, 2, 5 rows)
 SETS = ("procedural", "drawings", "sprites", "openmoji", "synfig-eye")
@@ -120,6 +122,15 @@ def bracketing(frame: int, refs: tuple[int, ...]) -> tuple[int, ...]:
     before = [r for r in refs if r < frame]
     after = [r for r in refs if r > frame]
     return tuple(([max(before)] if before else []) + ([min(after)] if after else []))
+
+
+def anchor_frame(guides: Mapping[int, Guide], rgb: Mapping[int, np.ndarray], frame: int,
+                 keys: Sequence[int], motions: Sequence[Motion] | None = None) -> np.ndarray:
+    """The flow-warp anchor of ``frame`` (``core.motion.warp_anchor``): the ``keys``' colours
+    (float [0, 1]) warped onto it by DIS on the line-art ``guides``, or by ``motions`` (one
+    per key, a key may come twice), and blended; 8-bit like the written frames."""
+    pred = warp_anchor(guides[frame], [(guides[k], rgb[k], k) for k in keys], frame, motions)
+    return np.round(np.clip(pred, 0, 1) * 255) / 255
 
 
 def moving_mask(target: np.ndarray, references: list[np.ndarray],
@@ -227,27 +238,13 @@ class _Source:
 def _source(name: str, opts: Options) -> _Source:
     """A clip source, or InkpaintError saying why the set cannot be evaluated here."""
     size, n = opts.size, opts.clips
-    if name == "procedural":
-        def procedural(frames: int) -> Iterator[Shot]:
-            for i in range(n):
-                yield render_shot(EVAL_SEED_BASE + i, frames=frames, size=size)
-
-        return _Source(name, n, None, procedural,
-                       f"render_shot(seed {EVAL_SEED_BASE} + clip index), held out from training")
-    if name == "drawings":
-        try:
-            from ..data.drawings import drawings, render_drawing_shot
-        except ImportError as exc:
-            raise InkpaintError(f"core.data.drawings is not available ({exc})") from exc
-        drawings("eval")  # builds the index on first use; raises what is missing
-
-        def drawn(frames: int) -> Iterator[Shot]:
-            for i in range(n):
-                yield render_drawing_shot(EVAL_SEED_BASE + i, frames=frames, size=size,
-                                          split="eval")
-
-        return _Source(name, n, None, drawn,
-                       f"render_drawing_shot(seed {EVAL_SEED_BASE} + clip index, split 'eval')")
+    if name in ("procedural", "drawings"):
+        count, clips = shot_set(name, n, size)
+        detail = {"procedural": f"render_shot(seed {EVAL_SEED_BASE} + clip index), held out "
+                                "from training",
+                  "drawings": f"render_drawing_shot(seed {EVAL_SEED_BASE} + clip index, "
+                              "split 'eval')"}[name]
+        return _Source(name, count, None, clips, detail)
     if name == "sprites":
         from .sprites import CHARACTERS, WALK_FRAMES, sprite_clips, sprite_files
 
@@ -260,16 +257,9 @@ def _source(name: str, opts: Options) -> _Source:
                        "6 walk cycles of 8 frames, letterboxed onto white, "
                        "line art by core.data.lines.extract_lines (XDoG on luma and RGB)")
     if name == "openmoji":
-        from ..data.openmoji import emoji_shot, illustrations
-
-        chosen = illustrations("eval", n)  # raises if the package or cairosvg is missing
-
-        def emoji(frames: int) -> Iterator[Shot]:
-            for i, path in enumerate(chosen):
-                yield emoji_shot(path, EVAL_SEED_BASE + i, frames=frames, size=size)
-
-        return _Source(name, len(chosen), None, emoji,
-                       f"{len(chosen)} held-out emoji (core.data.openmoji split 'eval'), "
+        count, clips = shot_set(name, n, size)
+        return _Source(name, count, None, clips,
+                       f"{count} held-out emoji (core.data.openmoji split 'eval'), "
                        f"emoji_shot(seed {EVAL_SEED_BASE} + clip index)")
     if name == "synfig-eye":
         from .synfig import clip_starts, eye_clips, eye_file, frame_count
@@ -418,16 +408,11 @@ class Runner:
         """The flow-warp anchor's frames (``core.motion.warp_anchor``): the bracketing keys
         warped onto each in-between by DIS flow on line-art guides and blended per pixel by
         warp validity and temporal distance; no regions, no network. 8-bit."""
-        from ..motion import guide, warp_anchor
         from .regions import line_mask
 
         guides = {f: guide(line_mask(shot.lines[f])) for f in range(len(shot.lines))}
-        out = {}
-        for f in targets:
-            keys = [(guides[r], shot.color[r].astype(np.float32) / 255, r)
-                    for r in bracketing(f, refs)]
-            out[f] = np.round(np.clip(warp_anchor(guides[f], keys, f), 0, 1) * 255) / 255
-        return out
+        rgb = {r: shot.color[r].astype(np.float32) / 255 for r in refs}
+        return {f: anchor_frame(guides, rgb, f, bracketing(f, refs)) for f in targets}
 
     @staticmethod
     def matcher(shot: Shot, refs: tuple[int, ...], targets: list[int]

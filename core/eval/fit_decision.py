@@ -30,14 +30,14 @@ import yaml
 from ..compose.decide import EVIDENCE, KEEP_FEATURES, Evidence, Weights, shipped_weights
 from ..compose.match import MIN_AREA
 from ..compose.segment import Segmentation
-from ..data.procedural import Shot, render_shot
+from ..data.procedural import Shot
 from ..engine.colorizer import Colorizer
 from ..engine.plan import Reference
 from ..imageio import atomic_write
 from ..progress import Progress
-from ..train.clips import EVAL_SEED_BASE
 from .regions import AGREE
 from .regions import TOL as FILL_TOL
+from .shotsets import shot_set
 
 TOL = round(FILL_TOL * 255)  # the evaluation's "one fill" rule (``regions``), in 8 bits
 RIM = 2.0  # px from the lines: the anti-aliased rim is neither fill nor line
@@ -156,16 +156,11 @@ def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
 
 def shots(procedural: int, drawings: int, frames: int, size: int, held_out: bool = False
           ) -> Iterator[Shot]:
-    """Training shots (procedural seeds from 7,000, the clip art's train split), or the
-    evaluation's held-out ones (``EVAL_SEED_BASE`` on, the held-out tenth of the clip art)."""
-    base = EVAL_SEED_BASE if held_out else 7_000
-    for i in range(procedural):
-        yield render_shot(base + i, frames=frames, size=size)
+    """Training shots (``shotsets.FIT_SEED_BASE`` on, the clip art's train split), or the
+    evaluation's held-out ones."""
+    yield from shot_set("procedural", procedural, size, train=not held_out)[1](frames)
     if drawings:
-        from ..data.drawings import render_drawing_shot
-        for i in range(drawings):
-            yield render_drawing_shot(base + i, frames=frames, size=size,
-                                      split="eval" if held_out else "train")
+        yield from shot_set("drawings", drawings, size, train=not held_out)[1](frames)
 
 
 def main(argv: list[str] | None = None) -> None:

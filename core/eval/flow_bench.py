@@ -36,12 +36,20 @@ import cv2
 import numpy as np
 
 from ..data.procedural import Shot, render_shot
-from ..motion import Guide, Motion, chain, guide, warp_anchor
+from ..motion import Guide, Motion, chain, guide
 from ..motion.flow import at_flow_size, consistency
 from ..motion.flow import flow as dis_flow
 from ..train.clips import EVAL_SEED_BASE
-from .evaluate import bracketing, frame_metrics, moving_mask, nearest_reference, reference_frames
+from .evaluate import (
+    anchor_frame,
+    bracketing,
+    frame_metrics,
+    moving_mask,
+    nearest_reference,
+    reference_frames,
+)
 from .regions import line_mask
+from .shotsets import shot_set
 
 METHODS = ("copy", "dis", "dis-chain", "dis-both", "dis-fwd", "rife", "rife-lines",
            "rife-chain")
@@ -124,9 +132,8 @@ def anchors(shot: Shot, methods: tuple[str, ...], refs: tuple[int, ...]
                 continue
             fl = flows[method if method == "rife-lines" else method.split("-")[0]]
             pairs = [(k, m) for k in keys for m in key_motions(fl, method, f, k)]
-            pred = warp_anchor(guides[f], [(guides[k], rgb[k], k) for k, _ in pairs], f,
-                               [m for _, m in pairs])
-            out[method][f] = np.round(np.clip(pred, 0, 1) * 255) / 255
+            out[method][f] = anchor_frame(guides, rgb, f, [k for k, _ in pairs],
+                                          [m for _, m in pairs])
     return out
 
 
@@ -147,26 +154,13 @@ def sources(names: tuple[str, ...], clips: int, size: int
     """The held-out sets that can be made here (drawings only when its index exists)."""
     out: dict[str, Callable[[int], Iterator[Shot]]] = {}
     for name in names:
-        if name == "procedural":
-            out[name] = lambda t: (render_shot(EVAL_SEED_BASE + i, frames=t, size=size)
-                                   for i in range(clips))
-        elif name == "drawings":
-            from ..data.drawings import default_index, render_drawing_shot
+        if name == "drawings":
+            from ..data.drawings import default_index
 
             if not default_index().is_file():
                 print(f"flow_bench: drawings skipped: no index at {default_index()}")
                 continue
-            out[name] = lambda t: (render_drawing_shot(EVAL_SEED_BASE + i, frames=t, size=size,
-                                                       split="eval") for i in range(clips))
-        elif name == "openmoji":
-            from ..data.openmoji import emoji_shot, illustrations
-
-            chosen = illustrations("eval", clips)
-            out[name] = lambda t, chosen=chosen: (
-                emoji_shot(p, EVAL_SEED_BASE + i, frames=t, size=size)
-                for i, p in enumerate(chosen))
-        else:
-            raise ValueError(f"unknown set {name!r}")
+        out[name] = shot_set(name, clips, size)[1]
     return out
 
 

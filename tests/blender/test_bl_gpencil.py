@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import bpy
@@ -182,6 +183,42 @@ def test_gp_shot_blocking_then_reruns_and_exr_replace_the_strip(addon, weights, 
     for f in FRAMES:  # each EXR carries its confidence map as a channel beside R, G, B
         assert "confidence" in OpenEXR.File(str(out / f"Drawing.{f:04d}.exr")).channels()
     _no_leftovers(addon)
+
+
+def test_a_run_killed_between_moving_a_frame_and_logging_it_loses_nothing(addon, weights,
+                                                                         tmp_path,
+                                                                         monkeypatch):
+    """The run dies right after a frame is moved into the output folder. Were the frame
+    logged only after the move, the next run would find it unlogged and keep it, whatever
+    its inputs have become since: here the artist takes the change back, and the frame
+    coloured from the change would stay. ``RenderRun.writing`` logs it first, so the next
+    run redoes it and the frames are again exactly the first run's."""
+    obj = make_gp_shot(tmp_path)
+    out = tmp_path / "inkpaint" / "Drawing"
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
+    first = {p.name: p.read_bytes() for p in out.glob("Drawing.0*.png")}
+    drawing = next(fr for fr in obj.data.layers[0].frames if fr.frame_number == 6).drawing
+    for point in drawing.strokes[0].points:
+        point.position = point.position + Vector((0.3, 0.0, 0.0))
+    job_os = addon.job.os
+    real_replace = job_os.replace
+
+    def killed_after_frame_6(src, dst):
+        real_replace(src, dst)
+        if Path(dst) == out / "Drawing.0006.png":  # moved into place, not staged
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(job_os, "replace", killed_after_frame_6)
+    with pytest.raises(RuntimeError, match="unexpected RuntimeError"):  # reported, failed
+        bpy.ops.inkpaint.colorize_strip()
+    monkeypatch.undo()
+    assert (out / "Drawing.0006.png").read_bytes() != first["Drawing.0006.png"]
+    for point in drawing.strokes[0].points:  # the artist takes the change back
+        point.position = point.position - Vector((0.3, 0.0, 0.0))
+    assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
+    job = addon.job.last_job()
+    assert (job.frames_done, job.kept) == (1, 11), job.message  # 6, moved in: redone
+    assert {p.name: p.read_bytes() for p in out.glob("Drawing.0*.png")} == first
 
 
 def test_line_art_pass_is_black_strokes_on_white_and_leaves_the_drawing_alone(addon,
