@@ -19,6 +19,8 @@ Per frame (whole-image OpenCV/numpy operations; nothing is kept between frames):
    unchanged and which lies in the reference region that corresponds to its own region
    (same place, intersection over union >= ``CARRY_IOU``) takes the reference's native pixel,
    so a painted background is carried everywhere except around what moved in front of it.
+   Beside a drawn line, a small change of coverage already counts: the line moved by a
+   fraction of a pixel, and the key's pixels there show it where it was (``_line_moved``).
 5. **Fill**, by mode:
    - ``flat``: every region one palette colour (its vote, or a static region's reference
      fill). Only palette colours and the line art's own line colours appear.
