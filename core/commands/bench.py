@@ -56,9 +56,8 @@ def _peak_mb() -> float:
 def _one(preset: str, backend: str, size: int, root: Path) -> dict:
     """Colour the shot in ``root`` (made by ``_prepare``) twice: times everything a user waits
     for except loading the model, and the network calls alone. The first pass is a fresh
-    process's first window (the runtime allocates and plans as it goes); the second is every
-    later window of a long shot, or the next shot of a Blender or Nuke session that keeps the
-    model loaded, which is the network's own rate."""
+    run's first window (the runtime allocates and plans as it goes); the second is what every
+    later window of a long shot costs, which is the network's own rate."""
     from ..engine.colorizer import Colorizer
     from ..engine.plan import Reference
 
