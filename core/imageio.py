@@ -18,6 +18,7 @@ import secrets
 import stat
 import struct
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,38 +113,55 @@ class Reads:
     checks before a run decode every input (the CLI checks the keys before the model loads,
     the colorizer checks every file again when it keys the frames and when it colours them),
     and colouring then needs those very results: a line-art file's pixel digest, a key's
-    colour. A file changed in between is read again."""
+    colour. A file changed in between is read again.
+
+    Digests are small and all kept. Keys are full float frames (25 MB at 1080p, 100 MB at
+    4K) and a long shot has dozens, so only the ``KEYS_HELD`` used last are kept: a window
+    colours from its two bracketing keys (and K - 2 more at most), and a shot walks through
+    its keys in order, so each is decoded again at most once more, when the run gets to it."""
+
+    KEYS_HELD = 4
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[str, str, int, int], object] = {}
+        self._memo: dict[tuple[str, int, int], tuple[tuple[int, int], str]] = {}
+        self._keys: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
 
     def digest(self, path: str | os.PathLike) -> tuple[tuple[int, int], str]:
         """``pixel_digest(path)``."""
-        return self._read(path, pixel_digest)
+        key = _version(path)
+        if key is None:
+            return pixel_digest(path)  # which says what is wrong
+        if key not in self._memo:
+            self._memo[key] = pixel_digest(path)
+        return self._memo[key]
 
     def key(self, path: str | os.PathLike) -> np.ndarray:
         """``read_key(path)``, read-only: every use shares it (a passthrough copies it)."""
-        return self._read(path, _frozen_key)
+        key = _version(path)
+        if key is None:
+            return read_key(path)  # which says what is wrong
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return self._keys[key]
+        rgb = read_key(path)
+        rgb.flags.writeable = False
+        self._keys[key] = rgb
+        while len(self._keys) > self.KEYS_HELD:
+            self._keys.popitem(last=False)
+        return rgb
 
     def forget_keys(self) -> None:
-        """Drop the keys' pixels (a run's end: they are full frames, the digests are not)."""
-        self._memo = {k: v for k, v in self._memo.items() if k[0] != _frozen_key.__name__}
-
-    def _read(self, path: str | os.PathLike, read):
-        try:
-            st = Path(path).stat()
-        except OSError:
-            return read(path)  # which says what is wrong
-        key = (read.__name__, str(path), st.st_size, st.st_mtime_ns)
-        if key not in self._memo:
-            self._memo[key] = read(path)
-        return self._memo[key]
+        """Drop the keys' pixels (a run's end)."""
+        self._keys.clear()
 
 
-def _frozen_key(path: str | os.PathLike) -> np.ndarray:
-    rgb = read_key(path)
-    rgb.flags.writeable = False
-    return rgb
+def _version(path: str | os.PathLike) -> tuple[str, int, int] | None:
+    """A file version's identity (path, size, mtime), or None when it cannot be stat'ed."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return str(path), st.st_size, st.st_mtime_ns
 
 
 def _decode(path: Path) -> tuple[np.ndarray, bool]:

@@ -294,3 +294,34 @@ def test_keys_on_transparency_are_composited_over_white(tmp_path):
     key = read_key(tmp_path / "k.png")
     assert np.allclose(key[alpha == 0], 1.0)
     assert np.abs(key[alpha == 1] - rgb[alpha == 1]).max() <= 0.5 / 255 + 1e-6
+
+
+def test_reads_keeps_a_long_shots_keys_bounded(tmp_path, monkeypatch):
+    """``Reads`` decodes a key once while it is in use, but holds only the last
+    ``KEYS_HELD`` keys: a 1,000-frame shot keyed every 24 frames has ~40 keys of 25 MB each
+    (1080p, float) that must not all stay in memory for the run."""
+    decoded: list[str] = []
+    real = imageio.read_color
+
+    def counted(path):
+        decoded.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(imageio, "read_color", counted)
+    keys = []
+    for i in range(imageio.Reads.KEYS_HELD + 3):
+        path = tmp_path / f"key.{i}.png"
+        cv2.imwrite(str(path), np.full((8, 8, 3), 10 * i, np.uint8))
+        keys.append(path)
+    reads = imageio.Reads()
+    first = reads.key(keys[0])
+    assert not first.flags.writeable  # shared: a passthrough copies it
+    assert reads.key(keys[0]) is first and decoded == ["key.0.png"]
+    for path in keys:  # a shot walking through its keys
+        reads.key(path)
+    assert decoded == [p.name for p in keys]  # each once
+    reads.key(keys[-1])
+    assert len(decoded) == len(keys)  # still held
+    reads.key(keys[0])  # long evicted: decoded again
+    assert decoded[-1] == "key.0.png" and len(decoded) == len(keys) + 1
+    assert float(reads.key(keys[2])[0, 0, 0]) == pytest.approx(20 / 255)
