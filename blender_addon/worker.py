@@ -123,8 +123,8 @@ class ColorWorker(threading.Thread):
         scene_of = {s.numbers[f]: f for f in s.frames}
         sources = colorizer.sources(s.lineart, refs, s.frames)
         self.rendering = RenderRun({s.numbers[f]: files for f, files in sources.items()},
-                             {**colorizer.settings, "confidence_maps": True}, s.out.pattern,
-                             {n: s.out.path(n) for n in scene_of})
+                                   {**colorizer.settings, "confidence_maps": True},
+                                   s.out.pattern, {n: s.out.path(n) for n in scene_of})
         plan = self.rendering.plan
         kept = plan.unchanged + plan.unlogged
         self.scores = self.rendering.kept_scores()
