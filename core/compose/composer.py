@@ -510,7 +510,7 @@ def _follow_warp(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
     regions so treated (bool [n+1])."""
     if any(k.seams is None for k in keys):
         return np.zeros(seg.n + 1, bool)
-    total = np.sum([k.weight for k in keys], axis=0)
+    total = total_weight(keys)
     seam = np.sum([k.weight / total * k.valid * k.seams for k in keys], axis=0)
     flat = flat.copy()
     flat[0] = False  # ink
