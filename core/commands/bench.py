@@ -212,7 +212,7 @@ SHOT_SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 FIRST = 1001  # frame numbers as a production shot has them
 
 
-def shot_size(text: str) -> tuple[int, int]:
+def parse_shot_size(text: str) -> tuple[int, int]:
     """``1080p``, ``720p``, ``4k`` or ``WxH`` -> (width, height)."""
     if text.lower() in SHOT_SIZES:
         return SHOT_SIZES[text.lower()]
@@ -272,7 +272,7 @@ def _shot_bench(size: str, model: str, backends: list[str], frames: int, repeat:
     from ..engine.backends import make_backend
     from ..eval.compose_bench import mosaic_shot
 
-    w, h = shot_size(size)
+    w, h = parse_shot_size(size)
     if frames < 3:
         raise InkpaintError("--frames must be at least 3 for --shot (two keys and an "
                             "in-between)")
