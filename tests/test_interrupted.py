@@ -92,7 +92,12 @@ def test_interrupted_then_rerun_after_a_key_changes_gives_the_clean_result(
     src = shutil.copytree(shot, tmp_path / "src")
     out = tmp_path / "out"
     code = interrupted(args(src, out, lite_weights), sig, after, delay)
-    assert code in (1, -signal.SIGKILL, 0), code  # 0: it finished before the signal came
+    assert code in (1, -signal.SIGKILL, 0, -signal.SIGTERM), code
+    if code in (0, -signal.SIGTERM):
+        # The run ended before the signal came: 0 if it came after the exit, the default
+        # SIGTERM exit if it came while Python shut down (the run's handler is gone by then,
+        # as in any finished program). Either way every frame is already written.
+        assert outputs(out).keys() == clean.keys()
     repaint(src)
     r = run_cli(args(src, out, lite_weights))
     assert r.code == 0, r.stderr
