@@ -126,10 +126,9 @@ class ColorWorker(threading.Thread):
                                    {**colorizer.settings, "confidence_maps": True},
                                    s.out.pattern, {n: s.out.path(n) for n in scene_of})
         plan = self.rendering.plan
-        kept = plan.unchanged + plan.unlogged
         self.scores = self.rendering.kept_scores()
         todo = [scene_of[n] for n in plan.todo]
-        self.events.put(("plan", (todo, sorted(scene_of[n] for n in kept))))
+        self.events.put(("plan", (todo, sorted(scene_of[n] for n in plan.kept))))
         return todo
 
 

@@ -267,7 +267,8 @@ def test_farm_mode_chunks_retries_and_saves(nuke, shot_dir, lite_weights, tmp_pa
     saved_bytes = script.read_bytes()
     assert farm.main([str(script), "--frames", "1003-1004", "--save"]) == 0
     out = capsys.readouterr().out
-    assert "2 of 2 frames already written" in out and "not saved again" in out
+    assert ("2 of 2 frames already written, skipping them (their inputs did not change; "
+            "--overwrite redoes them)") in out and "not saved again" in out
     assert script.read_bytes() == saved_bytes
     assert farm.main([str(script), "--node", "Nope"]) == 1
     assert "inkpaint: error: no node named Nope" in capsys.readouterr().err

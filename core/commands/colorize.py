@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compose.cache import RenderRun, Rerun
+from ..compose.cache import RenderRun
 from ..compose.review import (
     confidence_pattern,
     review_line,
@@ -152,16 +152,6 @@ def _say(progress: Progress, line: str) -> None:
         print(line, flush=True)
 
 
-def _skip_line(total: int, plan: Rerun) -> str:
-    same, unlogged = len(plan.unchanged), len(plan.unlogged)
-    why = {(True, False): "their inputs did not change; ",
-           (False, True): "",
-           (True, True): f"{same} because their inputs did not change, {unlogged} written "
-                         "without a render log entry; "}[same > 0, unlogged > 0]
-    return (f"inkpaint: {same + unlogged} of {total} frames already written, skipping them "
-            f"({why}--overwrite redoes them)")
-
-
 def _run(args: argparse.Namespace, mode: str) -> int:
     # The preflight (core.preflight): arguments, outputs, the frames' headers, the keys, the
     # model's card and the run's memory, cheapest first and before the model loads; the
@@ -212,11 +202,8 @@ def _run(args: argparse.Namespace, mode: str) -> int:
     if removed:
         print(f"inkpaint: removed {removed} temp files left by an interrupted run", flush=True)
     plan = run.plan
-    if plan.unchanged or plan.unlogged:
-        print(_skip_line(len(wanted), plan), flush=True)
-    if plan.changed:
-        print(f"inkpaint: {len(plan.changed)} of {len(wanted)} frames are redone: their inputs "
-              "changed since they were written", flush=True)
+    for line in plan.report(len(wanted), "--overwrite"):
+        print(line, flush=True)
     scores = run.kept_scores()
     if plan.todo:
         scores |= _render(args, mode, colorizer, lineart, refs, plan.todo, out, maps, run)

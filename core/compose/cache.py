@@ -125,6 +125,28 @@ class Rerun(NamedTuple):
     unlogged: list[int]  # skipped: written, but no log describes the output there now
     changed: list[int]  # of ``todo``: written before from other inputs
 
+    @property
+    def kept(self) -> list[int]:
+        return self.unchanged + self.unlogged
+
+    def report(self, total: int, redo: str) -> list[str]:
+        """The lines every host prints about what this run skips and redoes, so a TD reads
+        the same words in a terminal, a farm log and Nuke's script editor; ``redo`` says how
+        this host forces the skipped frames (a flag, a knob)."""
+        same, unlogged = len(self.unchanged), len(self.unlogged)
+        lines = []
+        if same or unlogged:
+            why = {(True, False): "their inputs did not change; ",
+                   (False, True): "",
+                   (True, True): f"{same} because their inputs did not change, {unlogged} "
+                                 "written without a render log entry; "}[same > 0, unlogged > 0]
+            lines.append(f"inkpaint: {same + unlogged} of {total} frames already written, "
+                         f"skipping them ({why}{redo} redoes them)")
+        if self.changed:
+            lines.append(f"inkpaint: {len(self.changed)} of {total} frames are redone: their "
+                         "inputs changed since they were written")
+        return lines
+
 
 class RenderLog:
     """What each frame of an output sequence was last written from.
@@ -232,8 +254,7 @@ class RenderRun:
 
     def kept_scores(self) -> dict[int, float]:
         """The logged confidence summaries of the frames the plan keeps."""
-        kept = self.plan.unchanged + self.plan.unlogged
-        return self.log.scores({f: self.outputs[f] for f in kept})
+        return self.log.scores({f: self.outputs[f] for f in self.plan.kept})
 
     @contextmanager
     def writing(self, frame: int, content: bytes | Path, score: float | None,

@@ -75,12 +75,8 @@ def run(job, progress=None, should_cancel=None, log=None):
                           dict(colorizer.settings, out="exr-srgb-straight-alpha"), out.pattern,
                           {f: out.path(f) for f in wanted}, overwrite=bool(job.get("overwrite")))
     todo = run.plan.todo
-    kept = len(run.plan.unchanged) + len(run.plan.unlogged)
-    if kept:
-        log(f"inkpaint: {kept} of {len(wanted)} frames already written, skipping them")
-    if run.plan.changed:
-        log(f"inkpaint: {len(run.plan.changed)} of {len(wanted)} frames are redone: their "
-            "inputs changed since they were written")
+    for line in run.plan.report(len(wanted), "--overwrite"):
+        log(line)
     if not todo:
         return 0
     log(f"inkpaint: {colorizer.cfg.name}, {colorizer.backend.name} on {colorizer.backend.device}")
