@@ -113,6 +113,20 @@ def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
     return acc, np.maximum.reduce([k.valid for k in keys])
 
 
+def fill_in(colour: np.ndarray, valid: np.ndarray, track: WarpedKey) -> np.ndarray:
+    """The keys' blend (``blend``: ``colour``, ``valid``) with the previous frame's pixels
+    (``track``) mixed in by how far no key's warp holds and the previous frame's own warp
+    does (share = track validity x (1 - keys' validity)). A part that swings farther than a
+    key's flow follows (a leg in a walk cycle) loses the key's warp, which then brings in
+    whatever lies there in the key (the paper beside the leg); the neighbour flow from the
+    frame before still follows it. Where a key's warp holds, the keys decide: the previous
+    frame is an output, and colours carried from frame to frame blur and keep their errors.
+    Measured on sprites, procedural, drawings, OpenMoji and Synfig's eye (README, "Motion")."""
+    share = track.valid * (1 - valid)
+    mixed = colour + (track.rgb.astype(np.float32) - colour) * share[..., None]
+    return cv2.convertScaleAbs(mixed) if colour.dtype == np.uint8 else mixed
+
+
 def warp_anchor(target: Guide, keys: Sequence[tuple[Guide, np.ndarray, int]],
                 frame: int, motions: Sequence[Motion | None] | None = None) -> np.ndarray:
     """The flow-warp anchor: every key warped onto ``frame`` and blended (float RGB), by the
