@@ -66,6 +66,7 @@ from .decide import (
     EVIDENCE,
     KEEP_FEATURES,
     OFF_PALETTE,
+    RIM,
     Evidence,
     Weights,
     image_votes,
@@ -293,7 +294,8 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     if motion is not None and motion.keys and mode == "auto":  # the keys' own pixels
         warped = blend(motion.keys)
         if motion.track is not None:  # where the keys' warps fail, the frame before's
-            warped = fill_in(*warped, motion.track), warped[1]
+            clear = np.minimum(seg.dist * np.float32(1 / RIM), np.float32(1))
+            warped = fill_in(*warped, motion.track, clear), warped[1]
         keep_img = warped[0]
     out = _paint(seg, palette, chosen, keep_img)
     source = np.where(static, STATIC, np.where(keep, KEEP, FLAT)).astype(np.int8)

@@ -113,16 +113,20 @@ def blend(keys: Sequence[WarpedKey]) -> tuple[np.ndarray, np.ndarray]:
     return acc, np.maximum.reduce([k.valid for k in keys])
 
 
-def fill_in(colour: np.ndarray, valid: np.ndarray, track: WarpedKey) -> np.ndarray:
+def fill_in(colour: np.ndarray, valid: np.ndarray, track: WarpedKey,
+            clear: np.ndarray) -> np.ndarray:
     """The keys' blend (``blend``: ``colour``, ``valid``) with the previous frame's pixels
     (``track``) mixed in by how far no key's warp holds and the previous frame's own warp
-    does (share = track validity x (1 - keys' validity)). A part that swings farther than a
-    key's flow follows (a leg in a walk cycle) loses the key's warp, which then brings in
+    does, and by ``clear`` (HxW in [0, 1]: 0 on the lines, 1 clear of their rim): share =
+    track validity x (1 - keys' validity) x clear. A part that swings farther than a key's
+    flow follows (a leg in a walk cycle) loses the key's warp, which then brings in
     whatever lies there in the key (the paper beside the leg); the neighbour flow from the
     frame before still follows it. Where a key's warp holds, the keys decide: the previous
-    frame is an output, and colours carried from frame to frame blur and keep their errors.
-    Measured on sprites, procedural, drawings, OpenMoji and Synfig's eye (README, "Motion")."""
-    share = track.valid * (1 - valid)
+    frame is an output, and colours carried from frame to frame blur and keep their errors;
+    beside the lines too, where the neighbour flow drags a moving edge into what it
+    uncovers (a halo around a part moving over a painted background). Measured on five
+    sets (README, "Motion")."""
+    share = track.valid * (1 - valid) * clear
     mixed = colour + (track.rgb.astype(np.float32) - colour) * share[..., None]
     return cv2.convertScaleAbs(mixed) if colour.dtype == np.uint8 else mixed
 
