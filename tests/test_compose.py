@@ -223,6 +223,35 @@ def test_a_region_spanning_fills_without_a_line_between_follows_the_warp():
         assert np.abs(_u8(out.rgb[y, x]).astype(int) - truth[y, x]).max() <= 6, (y, x)
 
 
+def test_a_part_that_moved_past_the_keys_flow_keeps_the_colours_the_previous_frame_had():
+    """A shaded part (a gradient: no palette colour) swings farther than the key's flow
+    follows, so the key's warp fails there and brings in the paper around it (the white
+    holes in the legs of a walk cycle). The previous frame's output, carried by the
+    neighbour flow, still has the part: the frame takes its colours, not the paper."""
+    def frame(x: int) -> tuple[np.ndarray, np.ndarray]:
+        lines = _canvas()
+        cv2.rectangle(lines, (x, 30), (x + 40, 90), 0, 2, cv2.LINE_AA)
+        color = _paint(lines, [], np.array([255, 255, 255], np.uint8))
+        shade = np.linspace(60, 200, 57).astype(np.uint8)[:, None, None]
+        color[32:89, x + 2:x + 39] = np.concatenate([shade, shade // 2, 255 - shade], 2)
+        return lines, color
+
+    key_lines, key_color = frame(15)
+    lines, truth = frame(100)  # 85 px from the key: no pixel carried over
+    ref = prepare_reference(key_color, _px(key_lines))
+    failed = np.ones(lines.shape, np.float32)
+    failed[25:95, 95:145] = 0.0  # the key's flow lost the part: paper there, not trusted
+    key = WarpedKey(np.full_like(truth, 255), np.maximum(failed, 1e-3) * 0.4, failed)
+    before = WarpedKey(truth, np.full(lines.shape, 0.6, np.float32),
+                       np.ones(lines.shape, np.float32))
+    grey = np.full(lines.shape + (3,), 0.5, np.float32)
+    inside = (slice(36, 85), slice(106, 135))
+    for track, part in ((before, True), (None, False)):
+        out = compose(_px(lines), grey, [ref], motion=FrameMotion([key], track))
+        off = np.abs(_u8(out.rgb[inside]).astype(int) - truth[inside]).max(2)
+        assert (np.median(off) <= 3) == part, np.median(off)
+
+
 def test_lines_the_keys_did_not_paint_take_the_warped_keys_pixels():
     """Line art extracted from the colour's edges (the keys have no black lines: the paint
     just changes colour there) is not drawn over the frame where the warp is unsure: its

@@ -45,6 +45,9 @@ KEEP_FEATURES = ("bias", "warp_off", "warp_second", "track_off", "track_second",
 # anti-aliasing and lossy compression keep fill pixels within about 10, the steps of a
 # gradient or a painted background are farther.
 OFF_PALETTE = 24.0
+# px from the lines: a line's anti-aliased rim, where a warp is least exact (an edge that
+# moved lands a pixel or two off, and at a disocclusion the flow drags it along)
+RIM = 3.0
 
 
 @dataclass
@@ -112,7 +115,7 @@ def image_votes(seg: Segmentation, img: np.ndarray, weight: np.ndarray, lut: Pal
     n, p = seg.n, max(len(lut.palette), 1)
     idx = seg.samples(step)
     lab = seg.labels.ravel()[idx].astype(np.int64)
-    rim = np.clip(seg.dist.ravel()[idx] / 3.0, 0.1, 1.0)  # 3 px: a line's anti-aliased rim
+    rim = np.clip(seg.dist.ravel()[idx] / RIM, 0.1, 1.0)
     wgt = weight.ravel()[idx] * rim
     bins = lut.bins(img.reshape(-1, 3)[idx])
     off = lut.dist[bins] > OFF_PALETTE
