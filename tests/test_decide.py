@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.compose import decide as decision
 from core.compose.decide import EVIDENCE, KEEP_FEATURES, Evidence, decide, shipped_weights
 from core.eval.fit_decision import fit, score
 
@@ -55,3 +56,32 @@ def test_keys_that_are_not_one_fill_are_kept_as_painted() -> None:
     keep[1, KEEP_FEATURES.index("match_off")] = 1.0
     chosen, _ = decide(Evidence(shares, keep))
     assert chosen[1] == p
+
+
+def test_a_region_nothing_sees_takes_the_warps_few_valid_pixels() -> None:
+    """A limb piece that moved far: no valid warp, no track, no close counterpart. The few
+    barely valid warped pixels (a share of 0.01) show colour 1 and the network votes 2: the
+    warp's opinion decides, and it is unsure. The same opinion in a region a close
+    counterpart shows in colour 3 counts for nothing there, and neither does it where the
+    warp shows paint off the palette (a painted background: the keys' own pixels)."""
+    p = 4
+    shares = np.zeros((4, len(EVIDENCE), p))
+    keep = np.zeros((4, len(KEEP_FEATURES)))
+    keep[:, 0] = 1.0
+    w, n = EVIDENCE.index("warp"), EVIDENCE.index("net")
+    shares[1:, w, 1] = 0.01
+    shares[1:, n, 2] = 1.0
+    shares[2, EVIDENCE.index("match"), 3] = 0.9
+    keep[3, KEEP_FEATURES.index("warp_off")] = 0.6
+    term = np.array(decision.COLOUR_FEATURES) == "warp_unseen"
+    unseen = decision.colour_features(shares, keep)[:, term][:, 0]
+    assert unseen[1, 1] > 0.95 and unseen[2].max() < 0.15 and unseen[3].max() < 0.05
+    chosen, conf = decide(Evidence(shares, keep))
+    assert chosen[1] == 1 and conf[1] < 0.9
+    assert chosen[2] == 3
+    assert chosen[3] == p
+    # without the unseen term the decision falls back on its KEEP prior for region 1, and the
+    # warped keys' pixels there are whatever the flow dragged in
+    before = shipped_weights()
+    without = decision.Weights(np.where(term, 0.0, before.colour), before.keep)
+    assert decide(Evidence(shares, keep), without)[0][1] == p

@@ -27,7 +27,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..compose.decide import EVIDENCE, KEEP_FEATURES, Evidence, Weights, shipped_weights
+from ..compose.decide import (
+    COLOUR_FEATURES,
+    EVIDENCE,
+    KEEP_FEATURES,
+    Evidence,
+    Weights,
+    colour_features,
+    shipped_weights,
+)
 from ..compose.match import MIN_AREA
 from ..compose.segment import Segmentation
 from ..data.procedural import Shot
@@ -82,8 +90,8 @@ def _region_samples(seg: Segmentation, ev: Evidence, palette: np.ndarray, true: 
 
 
 def _arrays(data: list[tuple[np.ndarray, np.ndarray, int]]):
-    """The samples padded to the largest palette: (shares [N, E, P+1], valid [N, P+1],
-    keep features [N, F], right candidate [N], P)."""
+    """The samples padded to the largest palette: (colour features [N, C, P+1], valid
+    [N, P+1], keep features [N, F], right candidate [N], P)."""
     pmax = max(s.shape[1] for s, _, _ in data)
     n, e, f = len(data), len(EVIDENCE), len(KEEP_FEATURES)
     shares = np.zeros((n, e, pmax + 1))
@@ -97,13 +105,13 @@ def _arrays(data: list[tuple[np.ndarray, np.ndarray, int]]):
         valid[i, pmax] = True
         keep[i] = k
         y[i] = pmax if c == p else c
-    return shares, valid, keep, y, pmax
+    return colour_features(shares, keep), valid, keep, y, pmax
 
 
-def _forward(theta: np.ndarray, shares: np.ndarray, valid: np.ndarray, keep: np.ndarray,
+def _forward(theta: np.ndarray, feats: np.ndarray, valid: np.ndarray, keep: np.ndarray,
              pmax: int) -> np.ndarray:
-    e = shares.shape[1]
-    z = np.einsum("nep,e->np", shares, theta[:e])
+    e = feats.shape[1]
+    z = np.einsum("ncp,c->np", feats, theta[:e])
     z[:, pmax] = keep @ theta[e:]
     z = np.where(valid, z, -np.inf)
     z -= z.max(1, keepdims=True)
@@ -114,9 +122,9 @@ def _forward(theta: np.ndarray, shares: np.ndarray, valid: np.ndarray, keep: np.
 def score(data: list[tuple[np.ndarray, np.ndarray, int]], w: Weights) -> dict:
     """How often the decision with weights ``w`` is right, overall and by confidence (is a
     confidence of 0.5 or more right at least 9 times in 10?)."""
-    shares, valid, keep, y, pmax = _arrays(data)
+    feats, valid, keep, y, pmax = _arrays(data)
     n = len(y)
-    prob = _forward(np.concatenate([w.colour, w.keep]), shares, valid, keep, pmax)
+    prob = _forward(np.concatenate([w.colour, w.keep]), feats, valid, keep, pmax)
     chosen = np.argmax(prob, 1)
     conf = prob[np.arange(n), chosen]
     right = chosen == y
@@ -134,17 +142,17 @@ def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
         steps: int = 1500, lr: float = 0.05) -> tuple[Weights, dict]:
     """Maximum-likelihood weights of the multinomial logit (Adam on the mean negative
     log-likelihood plus ``L2``), and their ``score`` on the same data."""
-    shares, valid, keep, y, pmax = _arrays(data)
-    n, e = len(y), len(EVIDENCE)
+    feats, valid, keep, y, pmax = _arrays(data)
+    n, e = len(y), len(COLOUR_FEATURES)
     theta = np.concatenate([start.colour, start.keep])
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
 
     for it in range(1, steps + 1):
-        prob = _forward(theta, shares, valid, keep, pmax)
+        prob = _forward(theta, feats, valid, keep, pmax)
         g = prob.copy()
         g[np.arange(n), y] -= 1  # d(-log p_y)/dz
-        grad = np.concatenate([np.einsum("np,nep->e", g, shares),
+        grad = np.concatenate([np.einsum("np,ncp->c", g, feats),
                                keep.T @ g[:, pmax]]) / n + 2 * L2 * theta
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad ** 2
