@@ -58,9 +58,9 @@ def test_tracked_regions_keep_their_fill_unless_the_evidence_changed() -> None:
         gx, gy = np.meshgrid(np.arange(wd, dtype=np.float32), np.arange(h, dtype=np.float32))
         warped = cv2.remap(seg_a.labels.astype(np.float32), gx + flow[..., 0],
                            gy + flow[..., 1], cv2.INTER_NEAREST).astype(np.int32)
-        x_a = colour_features(ev_a.shares, ev_a.keep)
+        x_a = colour_features(ev_a.shares, ev_a.keep, ev_a.thin)
         fill_a = np.argmax(np.einsum("rfp,f->rp", x_a, w.colour), 1)
-        x_b = colour_features(ev_b.shares, ev_b.keep)
+        x_b = colour_features(ev_b.shares, ev_b.keep, ev_b.thin)
         fill_b = np.argmax(np.einsum("rfp,f->rp", x_b, w.colour), 1)
         evid_a = np.argmax(np.einsum("rfp,f->rp", x_a, without), 1)
         evid_b = np.argmax(np.einsum("rfp,f->rp", x_b, without), 1)
