@@ -200,20 +200,21 @@ def test_confidence_is_low_where_the_evidence_disagrees():
 
 
 def test_a_region_spanning_fills_without_a_line_between_follows_the_warp():
-    """Outline-free line art: a square painted A on its left and B on its right with no line
-    between is one region. Moved, it takes the keys' warped pixels (each half its own
-    colour) instead of one fill for the whole region."""
+    """Outline-free line art: a square painted A on most of it and B on a strip at its right
+    with no line between is one region, which the decision gives A (its main fill). Moved,
+    it takes the keys' warped pixels (each part its own colour) instead of A for the whole
+    region."""
     def square(shift: int) -> tuple[np.ndarray, np.ndarray]:
         lines = _canvas()
         cv2.rectangle(lines, (30 + shift, 20), (110 + shift, 100), 0, 2, cv2.LINE_AA)
         color = _paint(lines, [((60, 50 + shift), A)], D)
-        color[22:99, 71 + shift:109 + shift] = B
+        color[22:99, 80 + shift:109 + shift] = B
         return lines, color
 
     key_lines, key_color = square(0)
     lines, truth = square(14)  # moved too far for any pixel to be carried over
     ref = prepare_reference(key_color, _px(key_lines))
-    assert ref.seams[60, 71] == 255 and ref.seams[60, 50] == 0
+    assert ref.seams[60, 80] == 255 and ref.seams[60, 50] == 0
     mask = line_art(_px(lines))[1]
     key = warp_key(guide(mask), guide(ref.mask), ref.rgb, 1.0, seams=ref.seams)
     grey = np.full(lines.shape + (3,), 0.5, np.float32)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.compose.decide import EVIDENCE, shipped_weights
+from core.compose.decide import COLOUR_FEATURES, colour_features, shipped_weights
 from core.engine.colorizer import Colorizer
 from core.engine.plan import Reference
 from core.frames import FrameSequence
@@ -43,7 +43,7 @@ def test_tracked_regions_keep_their_fill_unless_the_evidence_changed() -> None:
     frames = {cf.frame: cf for cf in col.colorize({f: seq.path(f) for f in seq.frames}, refs,
                                                   FRAMES)}
     w = shipped_weights()
-    memory = EVIDENCE.index("track")
+    memory = COLOUR_FEATURES.index("track")
     without = w.colour.copy()
     without[memory] = 0.0  # the decision's colour scores with the memory left out
     checked = changed = 0
@@ -58,10 +58,12 @@ def test_tracked_regions_keep_their_fill_unless_the_evidence_changed() -> None:
         gx, gy = np.meshgrid(np.arange(wd, dtype=np.float32), np.arange(h, dtype=np.float32))
         warped = cv2.remap(seg_a.labels.astype(np.float32), gx + flow[..., 0],
                            gy + flow[..., 1], cv2.INTER_NEAREST).astype(np.int32)
-        fill_a = np.argmax(np.einsum("rep,e->rp", ev_a.shares, w.colour), 1)
-        fill_b = np.argmax(np.einsum("rep,e->rp", ev_b.shares, w.colour), 1)
-        evid_a = np.argmax(np.einsum("rep,e->rp", ev_a.shares, without), 1)
-        evid_b = np.argmax(np.einsum("rep,e->rp", ev_b.shares, without), 1)
+        x_a = colour_features(ev_a.shares, ev_a.keep, ev_a.thin)
+        fill_a = np.argmax(np.einsum("rfp,f->rp", x_a, w.colour), 1)
+        x_b = colour_features(ev_b.shares, ev_b.keep, ev_b.thin)
+        fill_b = np.argmax(np.einsum("rfp,f->rp", x_b, w.colour), 1)
+        evid_a = np.argmax(np.einsum("rfp,f->rp", x_a, without), 1)
+        evid_b = np.argmax(np.einsum("rfp,f->rp", x_b, without), 1)
         for rb, ra in _tracked(seg_a, seg_b, warped).items():
             checked += 1
             if fill_b[rb] != fill_a[ra]:

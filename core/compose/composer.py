@@ -72,6 +72,7 @@ from .decide import (
     image_votes,
     probabilities,
     shipped_weights,
+    thinness,
 )
 from .match import MIN_AREA, RegionFeatures, best_matches, features
 from .palette import PaletteLUT, _codes, extract_palette, merge_palettes, to_u8
@@ -351,6 +352,7 @@ def evidence(seg: Segmentation, net: np.ndarray, refs: Sequence[RefCel],
     shares = np.zeros((n + 1, len(EVIDENCE), p))
     keep = np.zeros((n + 1, len(KEEP_FEATURES)))
     keep[:, 0] = 1.0
+    thin = thinness(seg, seg.samples(step))
     if len(lut.palette):
         votes, _, weight = _vote(seg, net, lut, step, net_scale)
         shares[:, EVIDENCE.index("net")] = votes / np.maximum(weight, 1e-9)[:, None]
@@ -378,7 +380,7 @@ def evidence(seg: Segmentation, net: np.ndarray, refs: Sequence[RefCel],
             shares[:, EVIDENCE.index("track")] = v
             keep[:, KEEP_FEATURES.index("track_off")] = off
             keep[:, KEEP_FEATURES.index("track_second")] = second
-    return Evidence(shares, keep)
+    return Evidence(shares, keep, thin)
 
 
 def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,

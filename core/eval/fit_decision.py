@@ -10,9 +10,13 @@ the keys cannot be right by any choice and are left out.
 
 The weights maximise the likelihood of the right candidates (multinomial logit, L2 penalty,
 Adam). Procedural shots use training seeds (below ``EVAL_SEED_BASE``), drawings the
-``train`` split, so the evaluation's held-out shots never shape the decision.
+``train`` split, so the evaluation's held-out shots never shape the decision. The shots are
+taken at both of the evaluation's clip lengths (``--frames 8,24``): keys 23 frames apart
+leave more, and larger, regions that no key shows, and a decision fitted on clips of 8 alone
+trusted the warp's opinion there too much (held-out drawings and openmoji, clips of 24:
+-0.9 and -0.5 dB).
 
-    python -m core.eval.fit_decision --shots 24 --drawings 12
+    python -m core.eval.fit_decision --shots 16 --drawings 10 --frames 8,24
 """
 
 from __future__ import annotations
@@ -20,14 +24,22 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from ..compose.decide import EVIDENCE, KEEP_FEATURES, Evidence, Weights, shipped_weights
+from ..compose.decide import (
+    COLOUR_FEATURES,
+    EVIDENCE,
+    KEEP_FEATURES,
+    Evidence,
+    Weights,
+    colour_features,
+    shipped_weights,
+)
 from ..compose.match import MIN_AREA
 from ..compose.segment import Segmentation
 from ..data.procedural import Shot
@@ -44,9 +56,13 @@ RIM = 2.0  # px from the lines: the anti-aliased rim is neither fill nor line
 L2 = 1e-3  # keeps weights finite where a feature separates the samples perfectly
 
 
-def samples(shot: Shot, colorizer: Colorizer) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-    """(shares [E, P], keep features [F], right candidate) per judged region of every
-    in-between of ``shot`` (keys: its first and last frames)."""
+# One judged region: (shares [E, P], keep features [F], thinness, right candidate)
+Sample = tuple[np.ndarray, np.ndarray, float, int]
+
+
+def samples(shot: Shot, colorizer: Colorizer) -> Iterator[Sample]:
+    """(shares [E, P], keep features [F], thinness, right candidate) per judged region of
+    every in-between of ``shot`` (keys: its first and last frames)."""
     last = len(shot.color) - 1
     with tempfile.TemporaryDirectory(prefix="inkpaint-fit-") as tmp:
         lineart, color = shot.write(Path(tmp), colours=[0, last])
@@ -58,7 +74,7 @@ def samples(shot: Shot, colorizer: Colorizer) -> Iterator[tuple[np.ndarray, np.n
 
 
 def _region_samples(seg: Segmentation, ev: Evidence, palette: np.ndarray, true: np.ndarray
-                    ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+                    ) -> Iterator[Sample]:
     inner = (seg.labels > 0) & (seg.dist >= RIM)
     lab = seg.labels[inner]
     px = true[inner].astype(np.int16)
@@ -76,34 +92,36 @@ def _region_samples(seg: Segmentation, ev: Evidence, palette: np.ndarray, true: 
             continue
         best = int(np.argmax(hits[r]))
         if hits[r, best] >= AGREE * area[r]:
-            yield ev.shares[r], ev.keep[r], best
+            yield ev.shares[r], ev.keep[r], float(ev.thin[r]), best
         elif hits[r].sum() < 0.5 * area[r]:  # mostly off the palette: shading, a gradient
-            yield ev.shares[r], ev.keep[r], p
+            yield ev.shares[r], ev.keep[r], float(ev.thin[r]), p
 
 
-def _arrays(data: list[tuple[np.ndarray, np.ndarray, int]]):
-    """The samples padded to the largest palette: (shares [N, E, P+1], valid [N, P+1],
-    keep features [N, F], right candidate [N], P)."""
-    pmax = max(s.shape[1] for s, _, _ in data)
+def _arrays(data: list[Sample]):
+    """The samples padded to the largest palette: (colour features [N, C, P+1], valid
+    [N, P+1], keep features [N, F], right candidate [N], P)."""
+    pmax = max(s.shape[1] for s, _, _, _ in data)
     n, e, f = len(data), len(EVIDENCE), len(KEEP_FEATURES)
     shares = np.zeros((n, e, pmax + 1))
     valid = np.zeros((n, pmax + 1), bool)
     keep = np.zeros((n, f))
+    thin = np.zeros(n)
     y = np.zeros(n, np.int64)
-    for i, (s, k, c) in enumerate(data):
+    for i, (s, k, t, c) in enumerate(data):
         p = s.shape[1]
         shares[i, :, :p] = s
         valid[i, :p] = True
         valid[i, pmax] = True
         keep[i] = k
+        thin[i] = t
         y[i] = pmax if c == p else c
-    return shares, valid, keep, y, pmax
+    return colour_features(shares, keep, thin), valid, keep, y, pmax
 
 
-def _forward(theta: np.ndarray, shares: np.ndarray, valid: np.ndarray, keep: np.ndarray,
+def _forward(theta: np.ndarray, feats: np.ndarray, valid: np.ndarray, keep: np.ndarray,
              pmax: int) -> np.ndarray:
-    e = shares.shape[1]
-    z = np.einsum("nep,e->np", shares, theta[:e])
+    e = feats.shape[1]
+    z = np.einsum("ncp,c->np", feats, theta[:e])
     z[:, pmax] = keep @ theta[e:]
     z = np.where(valid, z, -np.inf)
     z -= z.max(1, keepdims=True)
@@ -111,12 +129,12 @@ def _forward(theta: np.ndarray, shares: np.ndarray, valid: np.ndarray, keep: np.
     return prob / prob.sum(1, keepdims=True)
 
 
-def score(data: list[tuple[np.ndarray, np.ndarray, int]], w: Weights) -> dict:
+def score(data: list[Sample], w: Weights) -> dict:
     """How often the decision with weights ``w`` is right, overall and by confidence (is a
     confidence of 0.5 or more right at least 9 times in 10?)."""
-    shares, valid, keep, y, pmax = _arrays(data)
+    feats, valid, keep, y, pmax = _arrays(data)
     n = len(y)
-    prob = _forward(np.concatenate([w.colour, w.keep]), shares, valid, keep, pmax)
+    prob = _forward(np.concatenate([w.colour, w.keep]), feats, valid, keep, pmax)
     chosen = np.argmax(prob, 1)
     conf = prob[np.arange(n), chosen]
     right = chosen == y
@@ -130,21 +148,21 @@ def score(data: list[tuple[np.ndarray, np.ndarray, int]], w: Weights) -> dict:
             if (~sure).any() else None}
 
 
-def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
+def fit(data: list[Sample], start: Weights,
         steps: int = 1500, lr: float = 0.05) -> tuple[Weights, dict]:
     """Maximum-likelihood weights of the multinomial logit (Adam on the mean negative
     log-likelihood plus ``L2``), and their ``score`` on the same data."""
-    shares, valid, keep, y, pmax = _arrays(data)
-    n, e = len(y), len(EVIDENCE)
+    feats, valid, keep, y, pmax = _arrays(data)
+    n, e = len(y), len(COLOUR_FEATURES)
     theta = np.concatenate([start.colour, start.keep])
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
 
     for it in range(1, steps + 1):
-        prob = _forward(theta, shares, valid, keep, pmax)
+        prob = _forward(theta, feats, valid, keep, pmax)
         g = prob.copy()
         g[np.arange(n), y] -= 1  # d(-log p_y)/dz
-        grad = np.concatenate([np.einsum("np,nep->e", g, shares),
+        grad = np.concatenate([np.einsum("np,ncp->c", g, feats),
                                keep.T @ g[:, pmax]]) / n + 2 * L2 * theta
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad ** 2
@@ -154,13 +172,15 @@ def fit(data: list[tuple[np.ndarray, np.ndarray, int]], start: Weights,
 
 
 
-def shots(procedural: int, drawings: int, frames: int, size: int, held_out: bool = False
-          ) -> Iterator[Shot]:
+def shots(procedural: int, drawings: int, lengths: Sequence[int], size: int,
+          held_out: bool = False) -> Iterator[Shot]:
     """Training shots (``shotsets.FIT_SEED_BASE`` on, the clip art's train split), or the
-    evaluation's held-out ones."""
-    yield from shot_set("procedural", procedural, size, train=not held_out)[1](frames)
-    if drawings:
-        yield from shot_set("drawings", drawings, size, train=not held_out)[1](frames)
+    evaluation's held-out ones, at each clip length in ``lengths`` (the evaluation's two
+    protocols differ: keys 23 frames apart leave more regions that no key shows)."""
+    for frames in lengths:
+        yield from shot_set("procedural", procedural, size, train=not held_out)[1](frames)
+        if drawings:
+            yield from shot_set("drawings", drawings, size, train=not held_out)[1](frames)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -168,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shots", type=int, default=24, help="procedural training shots")
     ap.add_argument("--drawings", type=int, default=12, help="clip-art training shots")
-    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--frames", default="8",
+                    help="clip lengths, comma-separated (e.g. 8,24: both of the evaluation's)")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--model", default="lite")
     ap.add_argument("--held-out", action="store_true",
@@ -176,12 +197,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).resolve().parents[1] / "compose" / "decision.yaml")
     a = ap.parse_args(argv)
+    lengths = [int(f) for f in a.frames.split(",")]
     colorizer = Colorizer(a.model, size=a.size)
     colorizer.keep_evidence = True
     data: list = []
-    total = a.shots + a.drawings
+    total = (a.shots + a.drawings) * len(lengths)
     bar = Progress(total, "fit-decision")
-    for i, shot in enumerate(shots(a.shots, a.drawings, a.frames, a.size, a.held_out)):
+    for i, shot in enumerate(shots(a.shots, a.drawings, lengths, a.size, a.held_out)):
         data += list(samples(shot, colorizer))
         bar.step(f"shot {i + 1}, {len(data)} regions")
     bar.close()
@@ -193,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     doc = {"fitted": {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
                       "command": " ".join(["python -m core.eval.fit_decision", *args]),
                       "procedural_shots": a.shots, "drawing_shots": a.drawings,
-                      "frames": a.frames, "size": a.size, "model": a.model, **stats},
+                      "frames": lengths, "size": a.size, "model": a.model, **stats},
            "weights": weights.to_dict()}
     head = ("# The composition's region decision (core/compose/decide.py): a multinomial logit\n"
             "# over the candidate fills, fitted by core/eval/fit_decision.py on training shots\n"
