@@ -9,14 +9,16 @@ not: shading, a gradient, a painted background). Regions whose true colour is in
 the keys cannot be right by any choice and are left out.
 
 The weights maximise the likelihood of the right candidates (multinomial logit, L2 penalty,
-Adam). Procedural shots use training seeds (below ``EVAL_SEED_BASE``), drawings the
-``train`` split, so the evaluation's held-out shots never shape the decision. The shots are
+Adam). Procedural shots use training seeds (below ``EVAL_SEED_BASE``), drawings and
+OpenMoji their ``train`` splits, so the evaluation's held-out shots never shape the decision.
+OpenMoji's illustrations have large one-colour regions that the counterpart matcher finds
+and a far warp does not, which neither of the other sets has many of. The shots are
 taken at both of the evaluation's clip lengths (``--frames 8,24``): keys 23 frames apart
 leave more, and larger, regions that no key shows, and a decision fitted on clips of 8 alone
 trusted the warp's opinion there too much (held-out drawings and openmoji, clips of 24:
 -0.9 and -0.5 dB).
 
-    python -m core.eval.fit_decision --shots 16 --drawings 10 --frames 8,24
+    python -m core.eval.fit_decision --shots 16 --drawings 10 --openmoji 8 --frames 8,24
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -172,15 +174,16 @@ def fit(data: list[Sample], start: Weights,
 
 
 
-def shots(procedural: int, drawings: int, lengths: Sequence[int], size: int,
+def shots(counts: Mapping[str, int], lengths: Sequence[int], size: int,
           held_out: bool = False) -> Iterator[Shot]:
-    """Training shots (``shotsets.FIT_SEED_BASE`` on, the clip art's train split), or the
-    evaluation's held-out ones, at each clip length in ``lengths`` (the evaluation's two
-    protocols differ: keys 23 frames apart leave more regions that no key shows)."""
+    """Training shots of each set in ``counts`` (procedural from ``shotsets.FIT_SEED_BASE``
+    on, clip art and OpenMoji from their train splits), or the evaluation's held-out ones, at
+    each clip length in ``lengths`` (the evaluation's two protocols differ: keys 23 frames
+    apart leave more regions that no key shows)."""
     for frames in lengths:
-        yield from shot_set("procedural", procedural, size, train=not held_out)[1](frames)
-        if drawings:
-            yield from shot_set("drawings", drawings, size, train=not held_out)[1](frames)
+        for name, n in counts.items():
+            if n:
+                yield from shot_set(name, n, size, train=not held_out)[1](frames)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -188,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shots", type=int, default=24, help="procedural training shots")
     ap.add_argument("--drawings", type=int, default=12, help="clip-art training shots")
+    ap.add_argument("--openmoji", type=int, default=0, help="OpenMoji training shots")
     ap.add_argument("--frames", default="8",
                     help="clip lengths, comma-separated (e.g. 8,24: both of the evaluation's)")
     ap.add_argument("--size", type=int, default=256)
@@ -201,9 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     colorizer = Colorizer(a.model, size=a.size)
     colorizer.keep_evidence = True
     data: list = []
-    total = (a.shots + a.drawings) * len(lengths)
-    bar = Progress(total, "fit-decision")
-    for i, shot in enumerate(shots(a.shots, a.drawings, lengths, a.size, a.held_out)):
+    counts = {"procedural": a.shots, "drawings": a.drawings, "openmoji": a.openmoji}
+    bar = Progress(sum(counts.values()) * len(lengths), "fit-decision")
+    for i, shot in enumerate(shots(counts, lengths, a.size, a.held_out)):
         data += list(samples(shot, colorizer))
         bar.step(f"shot {i + 1}, {len(data)} regions")
     bar.close()
@@ -215,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     doc = {"fitted": {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
                       "command": " ".join(["python -m core.eval.fit_decision", *args]),
                       "procedural_shots": a.shots, "drawing_shots": a.drawings,
+                      "openmoji_shots": a.openmoji,
                       "frames": lengths, "size": a.size, "model": a.model, **stats},
            "weights": weights.to_dict()}
     head = ("# The composition's region decision (core/compose/decide.py): a multinomial logit\n"
