@@ -352,9 +352,10 @@ def evidence(seg: Segmentation, net: np.ndarray, refs: Sequence[RefCel],
     shares = np.zeros((n + 1, len(EVIDENCE), p))
     keep = np.zeros((n + 1, len(KEEP_FEATURES)))
     keep[:, 0] = 1.0
-    thin = thinness(seg, seg.samples(step))
+    idx = seg.samples(step)  # one sample grid for every source's statistics
+    thin = thinness(seg, idx)
     if len(lut.palette):
-        votes, _, weight = _vote(seg, net, lut, step, net_scale)
+        votes, _, weight = _vote(seg, net, lut, idx, net_scale)
         shares[:, EVIDENCE.index("net")] = votes / np.maximum(weight, 1e-9)[:, None]
     if refs and len(lut.palette):
         k_ref, reg, sim = best_matches(feats, [r.feats for r in refs])
@@ -370,27 +371,25 @@ def evidence(seg: Segmentation, net: np.ndarray, refs: Sequence[RefCel],
             total = total_weight(motion.keys)
             for k in motion.keys:
                 v, off, second = image_votes(seg, to_u8(k.rgb), k.weight / total * k.valid,
-                                             lut, step)
+                                             lut, idx)
                 shares[:, EVIDENCE.index("warp")] += v
                 keep[:, KEEP_FEATURES.index("warp_off")] += off
                 keep[:, KEEP_FEATURES.index("warp_second")] += second
         if motion.track is not None:
             t = motion.track
-            v, off, second = image_votes(seg, to_u8(t.rgb), t.valid, lut, step)
+            v, off, second = image_votes(seg, to_u8(t.rgb), t.valid, lut, idx)
             shares[:, EVIDENCE.index("track")] = v
             keep[:, KEEP_FEATURES.index("track_off")] = off
             keep[:, KEEP_FEATURES.index("track_second")] = second
     return Evidence(shares, keep, thin)
 
 
-def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, step: int,
+def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, idx: np.ndarray,
           net_scale: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per region: weighted palette votes [n+1, P], mean distance to the nearest palette
-    colour and total weight, from every ``step``-th pixel; regions the grid misses are voted
-    by all their pixels."""
+    colour and total weight, from the pixels ``idx`` (``Segmentation.samples``)."""
     n, p = seg.n, max(len(lut.palette), 1)
     margin = 1.0 + (net_scale or 1.0)
-    idx = seg.samples(step)
     lab = seg.labels.ravel()[idx]
     bins = lut.bins(net.reshape(-1, 3)[idx])
     wgt = np.clip(seg.dist.ravel()[idx] * np.float32(1 / margin), 0.1, 1.0)

@@ -157,15 +157,14 @@ def decide(ev: Evidence, w: Weights | None = None) -> tuple[np.ndarray, np.ndarr
 
 
 def image_votes(seg: Segmentation, img: np.ndarray, weight: np.ndarray, lut: PaletteLUT,
-                step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per region, from every ``step``-th pixel of ``img`` (uint8 HxWx3, on the frame's grid)
+                idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per region, from the pixels ``idx`` (flat indices, ``Segmentation.samples``: a grid,
+    and every pixel of the regions it misses) of ``img`` (uint8 HxWx3, on the frame's grid)
     weighted by ``weight`` (HxW in [0, 1]) and by distance from the lines (the rim of a line
     is anti-aliasing and where a warp is least exact): (colour shares [n+1, P], off-palette
     share [n+1], second colour's share [n+1]). Shares are of the region's sampled pixels, so
-    a region the evidence covers only in part gets small shares. Regions the grid misses
-    are sampled at every pixel."""
+    a region the evidence covers only in part gets small shares."""
     n, p = seg.n, max(len(lut.palette), 1)
-    idx = seg.samples(step)
     lab = seg.labels.ravel()[idx].astype(np.int64)
     rim = np.clip(seg.dist.ravel()[idx] / RIM, 0.1, 1.0)
     wgt = weight.ravel()[idx] * rim
