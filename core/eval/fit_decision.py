@@ -13,11 +13,10 @@ Adam). Procedural shots use training seeds (below ``EVAL_SEED_BASE``), drawings 
 OpenMoji their ``train`` splits, so the evaluation's held-out shots never shape the decision.
 Fitted on procedural and drawings alone, the decision gave two large one-colour OpenMoji
 regions the keys' pixels at near ties (held-out OpenMoji clips of 8: -0.57 dB; -0.42 with
-OpenMoji in the fit). The shots are
-taken at both of the evaluation's clip lengths (``--frames 8,24``): keys 23 frames apart
-leave more, and larger, regions that no key shows, and a decision fitted on clips of 8 alone
-trusted the warp's opinion there too much (held-out drawings and openmoji, clips of 24:
--0.9 and -0.5 dB).
+OpenMoji in the fit). The shots are taken at both of the evaluation's clip lengths
+(``--frames 8,24``): keys 23 frames apart leave more, and larger, regions that no key shows,
+and a decision fitted on clips of 8 alone trusted the warp's opinion there too much
+(held-out drawings and openmoji, clips of 24: -0.9 and -0.5 dB).
 
     python -m core.eval.fit_decision --shots 16 --drawings 10 --openmoji 8 --frames 8,24
 """
