@@ -434,3 +434,40 @@ def test_bench_compose_prints_a_row_per_mode(capsys):
     assert "composition at 1920x1080" in out and "| flat | keep |" in out
     assert main(["bench-compose", "--modes", "sparkle"]) == 1
     assert "use --modes from" in capsys.readouterr().err
+
+
+def test_a_drawn_part_a_gap_joins_to_its_neighbour_keeps_the_colour_the_keys_give_it():
+    """A leg drawn by its outline, which stops short of closing it (the gap is wider than
+    the segmentation closes), is one region with the paper around it. The keys' warp shows
+    the leg's colour inside the outline, so that region spans two fills: it takes the warped
+    keys' pixels, not one fill. The same paint dragged by a failed flow onto open paper (its
+    edge in the open, not on the lines) does not count: the region keeps its one fill."""
+    navy, yellow = np.array([29, 47, 78], np.uint8), np.array([252, 234, 43], np.uint8)
+
+    def leg(x: int, closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        lines = _canvas()
+        cv2.line(lines, (x, 0), (x, 70), 0, 2)
+        cv2.line(lines, (x + 30, 0), (x + 30, 70), 0, 2)
+        cv2.line(lines, (x, 70), (x + (30 if closed else 12), 70), 0, 2)  # or an 18 px gap
+        colour = np.empty(lines.shape + (3,), np.uint8)
+        colour[:] = navy
+        colour[:70, x + 1:x + 30] = yellow
+        return lines, colour
+
+    key_lines, key_colour = leg(20, closed=True)
+    key_lines[4::8] = 0  # hatching: no neighbourhood of the in-between is the key's
+    lines, truth = leg(70)
+    open_paper = truth.copy()
+    open_paper[10:60, 75:96] = navy
+    open_paper[10:60, 120:141] = yellow  # the leg's paint beside it, on open paper
+    for c, ln in ((key_colour, key_lines), (truth, lines), (open_paper, lines)):
+        c[line_art(_px(ln))[1] > 0.5] = 0
+    ref = prepare_reference(key_colour, _px(key_lines))
+    held = np.ones(lines.shape, np.float32)
+    grey = np.full(lines.shape + (3,), 0.5, np.float32)
+    leg_inside, paper = (slice(10, 60), slice(75, 96)), (slice(10, 60), slice(120, 141))
+    for warped, part, colour in ((truth, leg_inside, yellow), (open_paper, paper, navy)):
+        out = compose(_px(lines), grey, [ref],
+                      motion=FrameMotion([WarpedKey(warped, held * 0.5, held)]))
+        off = np.abs(_u8(out.rgb[part]).astype(int) - colour).max(2)
+        assert (off <= 3).mean() > 0.95, (off <= 3).mean()

@@ -39,7 +39,9 @@ Per frame (whole-image OpenCV/numpy operations; nothing is kept between frames):
    holds (the key's paint changes colour there with no line between: outline-free line
    art, a gap the segmentation did not close) spans several fills: it takes the warped
    keys' pixels (``_follow_warp``). Measured on sprites (extracted, gappy line art), clips
-   of 8: +1.9 dB PSNR, procedural and drawings unchanged. Where no key's warp holds (a
+   of 8: +1.9 dB PSNR, procedural and drawings unchanged. So does one where the warped keys
+   show another colour over a part whose edge runs along its lines (``_drawn_parts``: a
+   leg whose outline stops short, joined to the paper by the gap): OpenMoji +1.6-1.9 dB. Where no key's warp holds (a
    part that moved farther than the keys' flow follows), the keys' pixels give way to the
    previous frame's, carried by the neighbour flow (``core.motion.keys.fill_in``).
 6. **Lines**: ``keep`` composites the drawn line over the fills at its own opacity (black ink
@@ -76,7 +78,7 @@ from .decide import (
 )
 from .match import MIN_AREA, RegionFeatures, best_matches, features
 from .palette import PaletteLUT, _codes, extract_palette, merge_palettes, to_u8
-from .segment import INK_THRESHOLD, Segmentation, segment
+from .segment import INK_THRESHOLD, Segmentation, lookup, segment
 
 MODES = ("flat", "network", "auto")
 LINE_MODES = ("keep", "fill")
@@ -108,6 +110,14 @@ SOURCE_NAMES = ("flat", "keep", "static", "carried", "split")
 # A key's warp is trusted at a pixel from this validity (``core.motion.keys``: forward-
 # backward check x guide agreement): the warp is then more likely right than not.
 WARP_HOLDS = 0.5
+# A part of another colour inside a one-fill region is a drawn part joined by a gap when it is
+# at least this many line widths wide (thinner: a line's anti-aliasing, or a neighbour's
+# paint a warp a pixel or two off brings along the line between), as large as a square this
+# many line widths on a side (smaller: a speck) and ...
+PART_WIDTHS = 1.0
+PART_AREA = 2.0
+# ... nearly all its edge runs along drawn lines (within a line width), the rest being the gap.
+DRAWN_EDGE = 0.9
 
 
 @dataclass
@@ -301,7 +311,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     out = _paint(seg, palette, chosen, keep_img)
     source = np.where(static, STATIC, np.where(keep, KEEP, FLAT)).astype(np.int8)
     if warped is not None:
-        split = _follow_warp(out, seg, motion.keys, *warped, source == FLAT)
+        split = _follow_warp(out, seg, motion.keys, *warped, source == FLAT, step)
         source[split] = SPLIT
         if carry is not None:  # its correspondence with a key's region does not hold
             carry[split[filled]] = 0
@@ -508,27 +518,70 @@ def _paint(seg: Segmentation, palette: np.ndarray, chosen: np.ndarray,
 
 
 def _follow_warp(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
-                 warped: np.ndarray, valid: np.ndarray, flat: np.ndarray) -> np.ndarray:
+                 warped: np.ndarray, valid: np.ndarray, flat: np.ndarray, step: int
+                 ) -> np.ndarray:
     """Warp-first inside regions that are not one fill, in place on ``out`` (uint8 fills):
-    a region given one palette colour (``flat``, per region) that a key's seam crosses where
-    the key's warp holds spans several fills of the keys (outline-free line art, a gap the
-    segmentation did not close, a part no key shows that leaked into its neighbour). Its
-    pixels then take the warped keys' (``warped``, ``valid``: their ``blend``). Returns the
-    regions so treated (bool [n+1])."""
-    if any(k.seams is None for k in keys):
-        return np.zeros(seg.n + 1, bool)
-    total = total_weight(keys)
-    seam = np.sum([k.weight / total * k.valid * k.seams for k in keys], axis=0)
+    a region given one palette colour (``flat``, per region) spans several fills of the keys
+    when, where the keys' warp holds,
+
+    - a key's seam crosses it (outline-free line art: the paint changes colour with no line
+      between), or
+    - the warped keys show another colour over a part whose edge runs along the region's
+      own lines (``_drawn_parts``): a part the lines draw, joined to its neighbour by a gap
+      the segmentation did not close (a leg whose outline ends at the frame's edge or stops
+      short of the pedal it rests on).
+
+    Its pixels then take the warped keys' (``warped``, ``valid``: their ``blend``). Returns
+    the regions so treated (bool [n+1])."""
     flat = flat.copy()
     flat[0] = False  # ink
-    crossed = (seam >= 255 * WARP_HOLDS) & flat[seg.labels]
-    # a seam shorter than a line is wide is a speck of anti-aliasing, not a boundary
-    split = np.bincount(seg.labels[crossed], minlength=seg.n + 1) > np.ceil(seg.line_width)
+    split = _drawn_parts(out, seg, warped, valid, flat, step)
+    if all(k.seams is not None for k in keys):
+        total = total_weight(keys)
+        seam = np.sum([k.weight / total * k.valid * k.seams for k in keys], axis=0)
+        crossed = (seam >= 255 * WARP_HOLDS) & flat[seg.labels]
+        # a seam shorter than a line is wide is a speck of anti-aliasing, not a boundary
+        split |= np.bincount(seg.labels[crossed], minlength=seg.n + 1) > np.ceil(seg.line_width)
     split[0] = False
     if split.any():
         inside = split[seg.labels]
         out[inside] = warped[inside]
     return split
+
+
+def _drawn_parts(out: np.ndarray, seg: Segmentation, warped: np.ndarray, valid: np.ndarray,
+                 flat: np.ndarray, step: int) -> np.ndarray:
+    """Regions (bool [n+1], among ``flat``) in which the warped keys, where they hold, show
+    a colour other than the region's fill over a part (at least ``PART_WIDTHS`` line widths
+    wide, ``PART_AREA`` line widths square) whose edge runs along drawn lines for at least
+    ``DRAWN_EDGE`` of its length. Paint a failed flow dragged over open paper has an edge in
+    the open, and so, in part, has a neighbour's paint that a warp a little off brings in
+    along their line; a part that the lines draw, joined to its neighbour by a gap, has all
+    its edge on the lines but the gap. On the statistics' grid (``step``): the keys'
+    validity is no finer."""
+    lab = seg.labels[::step, ::step]
+    fill = out[::step, ::step]
+    other = cv2.compare(cv2.absdiff(warped[::step, ::step], fill).max(2), OFF_PALETTE,
+                        cv2.CMP_GT)
+    other &= cv2.compare(valid[::step, ::step], WARP_HOLDS, cv2.CMP_GE)
+    other &= lookup(flat, seg.compact(filled=False)[::step, ::step]).view(np.uint8)
+    n = seg.n + 1
+    # a part that survives an erosion to half its minimum width: a strip along a line (a
+    # warp a pixel or two off) does not, however long
+    r = max(1, round(PART_WIDTHS * seg.line_width / (2 * step)))
+    core = cv2.erode(other, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    area = np.bincount(lab[other > 0], minlength=n) * step * step
+    big = (np.bincount(lab[core > 0], minlength=n) > 0) & \
+        (area >= (PART_AREA * seg.line_width) ** 2)
+    if not big.any():
+        return np.zeros(n, bool)
+    # its edge: the part's pixels next to one that is not the part (the frame's edge does
+    # not count: erosion's border is the part's own)
+    edge = (other > 0) & (cv2.erode(other, np.ones((3, 3), np.uint8)) == 0)
+    drawn = edge & (seg.dist[::step, ::step] <= seg.line_width + step)
+    along = np.bincount(lab[drawn], minlength=n) / np.maximum(
+        np.bincount(lab[edge], minlength=n), 1)
+    return big & (along >= DRAWN_EDGE)
 
 
 def _lines(rgb: np.ndarray, seg: Segmentation, mask: np.ndarray,

@@ -58,11 +58,16 @@ class Segmentation:
     def per_pixel(self, table: np.ndarray, filled: bool = True) -> np.ndarray:
         """``table[filled labels]`` (or of ``labels`` with ink = 0): a per-region value
         spread over the frame, the one whole-frame gather composition does many times."""
+        return lookup(table, self.compact(filled))
+
+    def compact(self, filled: bool = True) -> np.ndarray:
+        """The label map (``filled_labels`` or ``labels``) in 16 bits when the regions fit,
+        made once: what ``cv2.LUT`` takes (int32 it does not)."""
         key = "filled" if filled else "labels"
         if key not in self._small:
             src = self.filled_labels if filled else self.labels
             self._small[key] = src.astype(np.uint16) if self.n < 1 << 16 else src
-        return lookup(table, self._small[key])
+        return self._small[key]
 
     def nearest(self, pix: np.ndarray, radius: int = 4) -> np.ndarray:
         """Flat index of a nearest region (paper) pixel of each flat pixel index in ``pix``
