@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import core.motion.paths as paths_module
-from core.motion import Guide, Paths, guide, warp, warp_key
+from core.motion import Guide, Paths, guide, motion, warp, warp_key
 from core.preprocess import line_art
 
 STEP = 12  # px per frame: each step is small, the 6-step total (72 px) is 3 part widths
@@ -99,3 +99,20 @@ def test_chains_add_up_the_neighbour_steps(shot) -> None:
     # the first step of a chain is the neighbour flow itself
     assert np.array_equal(p.toward(1, 0), p.step(1, 0))
     assert np.array_equal(warp(p.toward(1, 0), np.zeros_like(p.step(1, 0))), p.step(1, 0))
+
+
+def test_the_neighbour_steps_are_the_flows_of_the_preset_at_1080p() -> None:
+    """The shot memory's flow to the frame before is the chains' neighbour step (one pair of
+    flows per frame, not two). At 1080p and up the guides are 512 px, where the step's finer
+    level is the MEDIUM preset's own: the memory's motion is exactly what it was."""
+    def big(dx: int) -> Guide:
+        lines = np.full((288, 512), 255, np.uint8)
+        cv2.circle(lines, (200 + dx, 144), 60, 0, 4, cv2.LINE_AA)
+        cv2.rectangle(lines, (400, 40), (480, 250), 0, 4, cv2.LINE_AA)
+        return guide(line_art(lines[..., None].astype(np.float32) / 255)[1])
+
+    g = [big(0), big(9)]
+    p = _paths(g)
+    shared, own = p.neighbour(1, 0), motion(g[1], g[0])
+    assert np.array_equal(shared.flow, own.flow) and np.array_equal(shared.valid, own.valid)
+    assert p.neighbour(1, 1) is None and _paths(g, missing=0).neighbour(1, 0) is None

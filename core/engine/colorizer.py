@@ -257,8 +257,8 @@ class _Run:
         # and its colour, decoded once for the checks, its cel, its network planes and its
         # passthroughs (read only: a passthrough hands out a copy)
         self.key_rgb = owner.reads.key
-        # the last frame coloured in the current segment: (segment, guide, uint8 RGB)
-        self.memory: tuple[tuple, Guide, np.ndarray] | None = None
+        # the last frame coloured in the current segment: (segment, frame, guide, uint8 RGB)
+        self.memory: tuple[tuple, int, Guide, np.ndarray] | None = None
         # the neighbour flows chained towards the keys; their frames' guides, from the
         # windows read (``window``) or read for the chain ahead of them (a few held)
         self.paths = Paths(self._guide)
@@ -308,12 +308,13 @@ class _Run:
                   for r, w in zip(keys, tw)]
         track = None
         if self.memory is not None and self.memory[0] == segment:
-            _, g, rgb = self.memory
-            track = warp_key(art.guide, g, rgb, 1.0)
+            _, before, g, rgb = self.memory
+            # by the neighbour flows the keys' chains are made of (one pair per frame, not two)
+            track = warp_key(art.guide, g, rgb, 1.0, self.paths.neighbour(frame, before))
         return FrameMotion(warped, track)
 
-    def remember(self, segment: tuple, art: _Lineart, rgb: np.ndarray) -> None:
-        self.memory = (segment, art.guide, to_u8(rgb))
+    def remember(self, segment: tuple, frame: int, art: _Lineart, rgb: np.ndarray) -> None:
+        self.memory = (segment, frame, art.guide, to_u8(rgb))
 
     def _cel(self, ref: Reference) -> RefCel:
         rgb = self.key_rgb(ref.color)
@@ -338,7 +339,7 @@ class _Run:
             c = compose(art.pixels, rgb, cels, mode=o.compose, lines=o.lines, mask=art.mask,
                         net_scale=max(self.shape) / o.size, motion=motion,
                         keep_evidence=o.keep_evidence)
-            self.remember(segment, art, c.rgb)
+            self.remember(segment, frame, art, c.rgb)
         return ColoredFrame(frame, c.rgb, False, c.confidence, c.score, region_note(c),
                             c.detail)
 
@@ -411,7 +412,7 @@ class _Run:
                 out.append(self.finish(f, colours[f], read[f], refs, segment))
             else:
                 out.append(self.passthrough(f, held, f"held cel of {_name(held)}", False))
-                self.remember(segment, read[f], out[-1].rgb)
+                self.remember(segment, f, read[f], out[-1].rgb)
         return out
 
 

@@ -69,6 +69,16 @@ class Paths:
             f = self._put(("step", a, b), flow(ga, gb, fine=True))
         return f
 
+    def neighbour(self, a: int, b: int) -> Motion | None:
+        """Where frame ``a``'s pixels are in ``b``, checked both ways, by the steps the
+        chains are made of; None unless ``b`` is next to ``a`` and both guides are known."""
+        if abs(a - b) != 1:
+            return None
+        there, back = self.step(a, b), self.step(b, a)
+        if there is None or back is None:
+            return None
+        return Motion(there, consistency(there, back))
+
     def toward(self, t: int, k: int) -> np.ndarray | None:
         """The flow from ``t`` to ``k`` through every frame between, or None if one of them
         is missing."""
