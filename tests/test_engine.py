@@ -148,6 +148,19 @@ def test_bad_inputs_fail_before_any_frame(torch_colorizer, shot):
         next(gen)
 
 
+def test_a_broken_frame_ahead_of_a_range_fails_before_any_frame(torch_colorizer, shot):
+    """A range's key flows are chained through the frames up to the later key
+    (``core.motion.Paths``): a broken one there, in the range's second segment, is found
+    before the first segment's frames are written, not halfway through."""
+    lineart, refs = _inputs(shot)
+    folder = Path(shot["lineart"]).parent
+    refs.insert(1, Reference(folder / "color.1012.png", 1012))
+    lineart[1020].write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    gen = torch_colorizer.colorize(lineart, refs, range(1002, 1015))
+    with pytest.raises(InkpaintError, match="1020"):
+        next(gen)
+
+
 def test_k_out_of_range(lite_weights):
     with pytest.raises(InkpaintError, match="K = 9"):
         Colorizer(str(lite_weights), k=9)

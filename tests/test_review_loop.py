@@ -214,8 +214,9 @@ def test_a_frame_is_keyed_on_its_references_window_and_held_key(shot, lite_weigh
     assert set(src[1007]) == window and len(src[1007]) == len(window)
     plain = Colorizer(str(lite_weights), size=64, temporal=False).sources(lineart, refs, [1007])
     # without the temporal network: no window, but the frames before it in its segment (the
-    # shot memory colours 1007 with 1006 in view)
-    assert plain == {1007: (*src[1007][:5], line[1006])}
+    # shot memory colours 1007 with 1006 in view) and those up to its later key (the flow to
+    # that key starts from the chain of neighbour flows through them)
+    assert plain == {1007: (*src[1007][:5], line[1006], line[1008], line[1009])}
 
 
 def test_names_beside_the_sequence(tmp_path):

@@ -8,6 +8,7 @@ written, with one line that says what to fix.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from ..errors import InkpaintError
 from ..frames import format_frames
 from ..imageio import Reads, read_image
 from ..inputs import from_net, line_planes, to_net
-from ..motion import FrameMotion, Guide, guide, temporal_weights, warp_key
+from ..motion import FrameMotion, Guide, Paths, guide, temporal_weights, warp_key
 from ..preflight import check_k, check_memory_of, check_size, shot_size
 from ..preprocess import Fit, fit, line_art, unfit
 from ..timing import stage
@@ -58,6 +59,9 @@ Progress = Callable[[int, int], None]  # (frames done, frames total)
 # decode and prepare; on small frames the threads' malloc arenas, which keep freed buffers,
 # cost more than the threads save (+25-50 MB peak RSS at 256 px, measured).
 THREADS, THREADED_PIXELS = 2, 1280 * 720
+# Flow guides held for the key flows' chains (``core.motion.Paths``; at most 256 KB each at
+# the 512 px flow size): a window's frames, read with it, and the few steps ahead of them
+GUIDES_HELD = 32
 
 
 class Colorizer:
@@ -167,6 +171,10 @@ class Colorizer:
                 files += painted(_nearest_first(f, select_refs(f, refs, self.k)))
                 # shot memory: each frame is coloured with the one before it in view
                 files += [lineart[g] for g in before[f]]
+                # the flow to the later key is chained through the frames up to it
+                right = window_of[f].right
+                if right is not None:
+                    files += [lineart[g] for g in range(f + 1, right.frame) if g in lineart]
                 if self.temporal:
                     w = window_of[f]
                     ends = {r.frame: r for r in (w.left, w.right) if r is not None}
@@ -215,6 +223,8 @@ class Colorizer:
         needed = set(wanted)
         for w in windows:
             needed |= set(w.frames)
+            if w.right is not None:  # the key flows' chains (``Paths``) read up to the key
+                needed |= {f for f in range(w.targets[-1] + 1, w.right.frame) if f in lineart}
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
         shape = shot_size(lineart, sorted(needed), refs)
         check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
@@ -247,8 +257,27 @@ class _Run:
         # and its colour, decoded once for the checks, its cel, its network planes and its
         # passthroughs (read only: a passthrough hands out a copy)
         self.key_rgb = owner.reads.key
-        # the last frame coloured in the current segment: (segment, guide, uint8 RGB)
-        self.memory: tuple[tuple, Guide, np.ndarray] | None = None
+        # the last frame coloured in the current segment: (segment, frame, guide, uint8 RGB)
+        self.memory: tuple[tuple, int, Guide, np.ndarray] | None = None
+        # the neighbour flows chained towards the keys; their frames' guides, from the
+        # windows read (``window``) or read for the chain ahead of them (a few held)
+        self.paths = Paths(self._guide)
+        self.guides: OrderedDict[int, Guide] = OrderedDict()
+
+    def _guide(self, frame: int) -> Guide | None:
+        if frame not in self.guides:
+            if frame not in self.lineart:
+                return None
+            pixels = read_image(self.lineart[frame]).pixels
+            with stage("motion"):
+                self._hold_guide(frame, guide(line_art(pixels)[1]))
+        return self.guides[frame]
+
+    def _hold_guide(self, frame: int, g: Guide) -> None:
+        self.guides[frame] = g
+        self.guides.move_to_end(frame)
+        if len(self.guides) > GUIDES_HELD:
+            self.guides.popitem(last=False)
 
     def planes(self, path: Path) -> _Lineart:
         """A line-art file read once: its network planes, letterboxed like the shot, a digest
@@ -271,16 +300,21 @@ class _Run:
         if not keys:
             return None
         tw = temporal_weights(frame, [r.frame for r in keys])
+        # the flow to each key starts from the chain through the frames between, to the
+        # segment's own keys (the frames between are the segment's: ``sources``)
         warped = [warp_key(art.guide, self.key_art(r).guide, self.cels(r).rgb, w,
-                           seams=self.cels(r).seams) for r, w in zip(keys, tw)]
+                           self.paths.motion(frame, r.frame, art.guide, self.key_art(r).guide,
+                                             r in segment), self.cels(r).seams)
+                  for r, w in zip(keys, tw)]
         track = None
         if self.memory is not None and self.memory[0] == segment:
-            _, g, rgb = self.memory
-            track = warp_key(art.guide, g, rgb, 1.0)
+            _, before, g, rgb = self.memory
+            # by the neighbour flows the keys' chains are made of (one pair per frame, not two)
+            track = warp_key(art.guide, g, rgb, 1.0, self.paths.neighbour(frame, before))
         return FrameMotion(warped, track)
 
-    def remember(self, segment: tuple, art: _Lineart, rgb: np.ndarray) -> None:
-        self.memory = (segment, art.guide, to_u8(rgb))
+    def remember(self, segment: tuple, frame: int, art: _Lineart, rgb: np.ndarray) -> None:
+        self.memory = (segment, frame, art.guide, to_u8(rgb))
 
     def _cel(self, ref: Reference) -> RefCel:
         rgb = self.key_rgb(ref.color)
@@ -305,7 +339,7 @@ class _Run:
             c = compose(art.pixels, rgb, cels, mode=o.compose, lines=o.lines, mask=art.mask,
                         net_scale=max(self.shape) / o.size, motion=motion,
                         keep_evidence=o.keep_evidence)
-            self.remember(segment, art, c.rgb)
+            self.remember(segment, frame, art, c.rgb)
         return ColoredFrame(frame, c.rgb, False, c.confidence, c.score, region_note(c),
                             c.detail)
 
@@ -348,6 +382,8 @@ class _Run:
             read = dict(zip(w.targets, _threaded(lambda f: self.planes(self.lineart[f]),
                                                  w.targets, self.shape)))
         planes = {f: art.planes for f, art in read.items()}
+        for f, art in read.items():
+            self._hold_guide(f, art.guide)
         colours: dict[int, np.ndarray] = {}
         groups: dict[tuple[Reference, ...], list[int]] = {}
         for f in w.targets:
@@ -376,7 +412,7 @@ class _Run:
                 out.append(self.finish(f, colours[f], read[f], refs, segment))
             else:
                 out.append(self.passthrough(f, held, f"held cel of {_name(held)}", False))
-                self.remember(segment, read[f], out[-1].rgb)
+                self.remember(segment, f, read[f], out[-1].rgb)
         return out
 
 

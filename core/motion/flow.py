@@ -28,6 +28,7 @@ pixel gets exactly one value, no holes).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,12 @@ GUIDE_RANGE = 24.0
 # (in flow-size px^2). Their published values; the relative term lets fast motion be off by
 # a few percent of its length.
 FB_REL, FB_ABS = 0.01, 0.5
+# The colourizer's key flows refine down to the pyramid level whose long side is at most this
+# many px (``flow(..., fine=True)``): the MEDIUM preset stops at half its input, which at 512
+# px (every frame of 1080p and up) is 256 px; a frame whose guide is already 256 px or less
+# would stop at 128 px, where a limb is a pixel or two wide. Same level, so the same cost per
+# flow, as at 1080p.
+FINEST_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -82,20 +89,29 @@ def at_flow_size(image: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def _dis() -> cv2.DISOpticalFlow:
+def _dis(side: int | None = None) -> cv2.DISOpticalFlow:
     """A new DIS per flow (12 us): OpenCV's DIS lowers its finest scale for small images and
     keeps it, so a shared one made every later flow depend on the sizes seen before it (a
-    small shot coloured earlier in a Blender, Nuke or evaluation process changed the next)."""
+    small shot coloured earlier in a Blender, Nuke or evaluation process changed the next).
+    With ``side`` (the guide's long side) it refines down to ``FINEST_SIDE``."""
     # MEDIUM: the preset that resolves motions of tens of px at 512 px (FAST's coarser
     # patch search loses limbs that move more than their width)
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    if side is not None:
+        dis.setFinestScale(max(0, math.ceil(math.log2(side / FINEST_SIDE))))
+    return dis
 
 
-def flow(a: Guide, b: Guide) -> np.ndarray:
-    """The flow field from ``a`` to ``b`` at flow size (float32 h x w x 2, flow-size px)."""
+def flow(a: Guide, b: Guide, init: np.ndarray | None = None, fine: bool = False
+         ) -> np.ndarray:
+    """The flow field from ``a`` to ``b`` at flow size (float32 h x w x 2, flow-size px).
+    ``init``: a guess of it (flow size) that DIS refines from its coarsest level on, instead
+    of starting from no motion; ``fine``: refined down to ``FINEST_SIDE`` px (the
+    preset's own finest level otherwise: the flow-warp anchor's)."""
     if a.image.shape != b.image.shape:
         raise ValueError(f"guides differ in size: {a.image.shape} vs {b.image.shape}")
-    return _dis().calc(a.image, b.image, None)
+    dis = _dis(max(a.image.shape) if fine else None)
+    return dis.calc(a.image, b.image, None if init is None else init.copy())
 
 
 def warp(image: np.ndarray, f: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
