@@ -54,7 +54,8 @@ from .regions import TOL as FILL_TOL
 from .shotsets import shot_set
 
 TOL = round(FILL_TOL * 255)  # the evaluation's "one fill" rule (``regions``), in 8 bits
-RIM = 2.0  # px from the lines: the anti-aliased rim is neither fill nor line
+TRUTH_RIM = 2.0  # px from the lines where a region's true fill is read: the anti-aliased rim is
+# neither fill nor line (``decide.RIM`` is the votes' rim ramp, another thing)
 L2 = 1e-3  # keeps weights finite where a feature separates the samples perfectly
 
 
@@ -77,7 +78,7 @@ def samples(shot: Shot, colorizer: Colorizer) -> Iterator[Sample]:
 
 def _region_samples(seg: Segmentation, ev: Evidence, palette: np.ndarray, true: np.ndarray
                     ) -> Iterator[Sample]:
-    inner = (seg.labels > 0) & (seg.dist >= RIM)
+    inner = (seg.labels > 0) & (seg.dist >= TRUTH_RIM)
     lab = seg.labels[inner]
     px = true[inner].astype(np.int16)
     p = ev.shares.shape[2]
