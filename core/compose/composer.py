@@ -41,9 +41,10 @@ Per frame (whole-image OpenCV/numpy operations; nothing is kept between frames):
    keys' pixels (``_follow_warp``). Measured on sprites (extracted, gappy line art), clips
    of 8: +1.9 dB PSNR, procedural and drawings unchanged. So does one where the warped keys
    show another colour over a part whose edge runs along its lines (``_drawn_parts``: a
-   leg whose outline stops short, joined to the paper by the gap): OpenMoji +1.6-1.9 dB. Where no key's warp holds (a
-   part that moved farther than the keys' flow follows), the keys' pixels give way to the
-   previous frame's, carried by the neighbour flow (``core.motion.keys.fill_in``).
+   leg whose outline stops short, joined to the paper by the gap): OpenMoji +1.6-1.9 dB.
+   Where no key's warp holds (a part that moved farther than the keys' flow follows), the
+   keys' pixels give way to the previous frame's, carried by the neighbour flow
+   (``core.motion.keys.fill_in``).
 6. **Lines**: ``keep`` composites the drawn line over the fills at its own opacity (black ink
    and grey pencil in the colour the references painted their lines, coloured lines in their
    own colour); ``fill`` paints line pixels with the fill next to them.
