@@ -145,10 +145,10 @@ def test_gp_shot_blocking_then_reruns_and_exr_replace_the_strip(addon, weights, 
     assert _review_drawn(job) == [f"Frame {f}: {scores[f]:.2f}  (Drawing.{f:04d}.png)"
                                   for f in flagged]
 
-    # the correction loop: one frame's drawing changes, and that frame and the frames after
-    # it up to the next key are coloured again (each in-between is coloured with the one
-    # before it in view: the shot memory), the frames before it are kept (temporal
-    # smoothing off: with it, a frame also depends on its whole window)
+    # the correction loop: one frame's drawing changes, and the in-betweens of its segment
+    # are coloured again: the frames after it (each in-between is coloured with the one
+    # before it in view: the shot memory) and the frames before it (their flows to the
+    # later key are chained through it: ``core.motion.Paths``); the keys are kept
     scene.inkpaint.temporal = False
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}  # other settings: all redone
     assert addon.job.last_job().frames_done == 12
@@ -158,10 +158,10 @@ def test_gp_shot_blocking_then_reruns_and_exr_replace_the_strip(addon, weights, 
         point.position = point.position + Vector((0.3, 0.0, 0.0))
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     job = addon.job.last_job()
-    assert (job.frames_done, job.kept) == (6, 6), job.message  # 6-11 redone
+    assert (job.frames_done, job.kept) == (10, 2), job.message  # 2-11 redone
     after = _mtimes(out)
     assert [n for n in frames if after[n] != before[n]] == [f"Drawing.{f:04d}.png"
-                                                             for f in range(6, 12)]
+                                                             for f in range(2, 12)]
 
     scene.inkpaint.file_format = "EXR"
     scene.inkpaint.temporal = True
@@ -217,7 +217,8 @@ def test_a_run_killed_between_moving_a_frame_and_logging_it_loses_nothing(addon,
         point.position = point.position - Vector((0.3, 0.0, 0.0))
     assert bpy.ops.inkpaint.colorize_strip() == {"FINISHED"}
     job = addon.job.last_job()
-    assert (job.frames_done, job.kept) == (1, 11), job.message  # 6, moved in: redone
+    # 2-6 were written from the changed drawing (6 moved in before the kill): redone
+    assert (job.frames_done, job.kept) == (5, 7), job.message
     assert {p.name: p.read_bytes() for p in out.glob("Drawing.0*.png")} == first
 
 
