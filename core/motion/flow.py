@@ -173,12 +173,17 @@ class Motion:
     valid: np.ndarray  # h x w in [0, 1]
 
 
+def follow(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """The flow field ``first`` (a -> b) followed by ``then`` (b -> c): a -> c. Each pixel
+    of a follows its flow into b and picks up b's flow there."""
+    return first + warp(then, first)
+
+
 def chain(first: Motion, then: Motion) -> Motion:
-    """``first`` (a -> b) followed by ``then`` (b -> c): a -> c. Each pixel of a follows its
-    flow into b and picks up b's flow there; it is trusted as far as both steps are. An
-    engine walking a shot keeps ``a -> key`` and extends it one neighbour at a time."""
-    return Motion(first.flow + warp(then.flow, first.flow),
-                  first.valid * warp(then.valid, first.flow))
+    """``first`` (a -> b) followed by ``then`` (b -> c): a -> c (``follow``), trusted as far
+    as both steps are. An engine walking a shot keeps ``a -> key`` and extends it one
+    neighbour at a time."""
+    return Motion(follow(first.flow, then.flow), first.valid * warp(then.valid, first.flow))
 
 
 def motion(a: Guide, b: Guide, via: Sequence[Guide] = ()) -> Motion:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .flow import Guide, Motion, consistency, flow, warp
+from .flow import Guide, Motion, consistency, flow, follow
 
 # Flow fields held (chains and neighbour flows, at most 2 MB each at the 512 px flow size):
 # a frame needs four chains and reuses its neighbour's; an in-between's first use of a key
@@ -92,7 +92,7 @@ class Paths:
             s = self.step(x, x + d)
             if s is None:
                 return None
-            f = self._put(("to", x, k), s if f is None else s + warp(f, s))
+            f = self._put(("to", x, k), s if f is None else follow(s, f))
         return f
 
     def away(self, k: int, t: int) -> np.ndarray | None:
@@ -107,7 +107,7 @@ class Paths:
             s = self.step(x - d, x)
             if s is None:
                 return None
-            f = self._put(("from", k, x), s if f is None else f + warp(s, f))
+            f = self._put(("from", k, x), s if f is None else follow(f, s))
         return f
 
     def motion(self, t: int, k: int, target: Guide, key: Guide, chained: bool = True
