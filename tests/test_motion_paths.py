@@ -116,3 +116,26 @@ def test_the_neighbour_steps_are_the_flows_of_the_preset_at_1080p() -> None:
     shared, own = p.neighbour(1, 0), motion(g[1], g[0])
     assert np.array_equal(shared.flow, own.flow) and np.array_equal(shared.valid, own.valid)
     assert p.neighbour(1, 1) is None and _paths(g, missing=0).neighbour(1, 0) is None
+
+
+def test_a_segment_walks_to_its_keys_once(shot, monkeypatch) -> None:
+    """Held for the gap between its keys, every neighbour step of a segment is computed once
+    (both ways), whichever in-between asks first: with a cache smaller than the gap needs,
+    each later frame walked to the key again."""
+    g, _ = shot
+    steps = []
+    real = paths_module.flow
+
+    def counted(a, b, init=None, fine=False):
+        if init is None:
+            steps.append(1)
+        return real(a, b, init, fine)
+
+    monkeypatch.setattr(paths_module, "flow", counted)
+    monkeypatch.setattr(paths_module, "HELD", 0)
+    p = Paths(lambda i: g[i] if 0 <= i < FRAMES else None, gap=FRAMES - 1)
+    for t in range(1, FRAMES - 1):
+        for k in (0, FRAMES - 1):
+            p.motion(t, k, g[t], g[k])
+    # the steps both ways, and the direct flows of the frames next to a key (no chain)
+    assert len(steps) == 2 * (FRAMES - 1) + 2 * 2

@@ -116,7 +116,10 @@ class Colorizer:
         wanted, windows, last = self._plan(lineart, refs, frames)
         ref_at = {r.frame: r for r in refs if r.frame is not None}
         shape = self._preflight(lineart, refs, windows, wanted)
-        run = _Run(self, lineart, shape)
+        gap = max((w.right.frame - w.left.frame for w in windows
+                   if w.left is not None and w.right is not None
+                   and w.left.frame is not None and w.right.frame is not None), default=0)
+        run = _Run(self, lineart, shape, gap)
         pending = sorted(set(wanted) & set(ref_at))
         done, want = 0, set(wanted)
         for w in windows:
@@ -245,7 +248,8 @@ class Colorizer:
 class _Run:
     """State of one colorize call: the letterbox and the prepared references."""
 
-    def __init__(self, owner: Colorizer, lineart: Mapping[int, Path], shape: tuple[int, int]):
+    def __init__(self, owner: Colorizer, lineart: Mapping[int, Path], shape: tuple[int, int],
+                 gap: int = 0):
         self.owner, self.lineart, self.shape = owner, lineart, shape
         blank = np.ones(shape, np.float32)
         self.fit: Fit = fit(blank, owner.size, multiple=8, pad_value=1.0)[1]
@@ -259,9 +263,10 @@ class _Run:
         self.key_rgb = owner.reads.key
         # the last frame coloured in the current segment: (segment, frame, guide, uint8 RGB)
         self.memory: tuple[tuple, int, Guide, np.ndarray] | None = None
-        # the neighbour flows chained towards the keys; their frames' guides, from the
-        # windows read (``window``) or read for the chain ahead of them (a few held)
-        self.paths = Paths(self._guide)
+        # the neighbour flows chained towards the keys (enough held for the longest gap
+        # between keys); their frames' guides, from the windows read (``window``) or read
+        # for the chain ahead of them (a few held)
+        self.paths = Paths(self._guide, gap)
         self.guides: OrderedDict[int, Guide] = OrderedDict()
 
     def _guide(self, frame: int) -> Guide | None:
