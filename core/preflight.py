@@ -20,6 +20,7 @@ from .errors import InkpaintError
 from .frames import FrameSequence, parse_frame_range
 from .imageio import Reads, image_size
 from .limits import MAX_FRAMES, MAX_PIXELS, MAX_SIZE, check_memory
+from .motion.paths import held_bytes
 
 
 def select_frames(seq: FrameSequence, frames: str | None) -> list[int]:
@@ -130,20 +131,23 @@ _NATIVE_BYTES = 40  # per native pixel and frame held in a window (pixels, lines
 
 
 def check_memory_of(shape: tuple[int, int], size: int, cfg: ModelConfig, k: int,
-                    refs: int) -> None:
+                    refs: int, gap: int = 0) -> None:
     """Refuse a run whose estimated peak (``peak_bytes``) is over ``limits.memory_budget``;
-    a window colours up to ``window - 2`` frames together."""
+    a window colours up to ``window - 2`` frames together; ``gap``: the most frames between
+    two keys that bracket a frame of the run (0: not known yet)."""
     batch = max(1, cfg.temporal.window - 2)
-    check_memory(peak_bytes(shape, size, batch, k, refs),
-                 f"colouring {shape[1]}x{shape[0]} frames at --size {size}")
+    apart = f" with keys {gap} frames apart" if gap else ""
+    check_memory(peak_bytes(shape, size, batch, k, refs, gap),
+                 f"colouring {shape[1]}x{shape[0]} frames at --size {size}{apart}")
 
 
-def peak_bytes(shape: tuple[int, int], size: int, batch: int, k: int, refs: int) -> int:
+def peak_bytes(shape: tuple[int, int], size: int, batch: int, k: int, refs: int,
+               gap: int = 0) -> int:
     """Estimated peak memory of a run: the network's working pixels (linear in the working
     area: Sim's attention is a flash kernel), plus the native frames of a window and the
-    references."""
+    references, plus the flows chained between keys ``gap`` frames apart (``held_bytes``)."""
     h, w = shape
     scale = size / max(h, w)
     working = max(1, round(h * scale)) * max(1, round(w * scale))
     return int(_BASE_BYTES + _WORKING_BYTES * working * (1 + min(k, refs))
-               + _NATIVE_BYTES * h * w * (batch + 2 + refs))
+               + _NATIVE_BYTES * h * w * (batch + 2 + refs) + held_bytes(shape, gap))

@@ -17,6 +17,8 @@ from core.engine.plan import Reference
 from core.errors import InkpaintError
 from core.frames import FrameSequence
 from core.imageio import read_color
+from core.limits import MEMORY_ENV
+from core.preflight import peak_bytes
 
 
 def _inputs(shot):
@@ -159,6 +161,25 @@ def test_a_broken_frame_ahead_of_a_range_fails_before_any_frame(torch_colorizer,
     gen = torch_colorizer.colorize(lineart, refs, range(1002, 1015))
     with pytest.raises(InkpaintError, match="1020"):
         next(gen)
+
+
+def test_the_memory_check_counts_the_flows_chained_between_keys(torch_colorizer, shot,
+                                                                monkeypatch):
+    """The chains' cache grows with the key spacing (``core.motion.paths.held_bytes``): a
+    budget that fits the shot with a key in the middle refuses it with its keys twice as
+    far apart, before any frame, and says how far apart they are."""
+    lineart, refs = _inputs(shot)
+    c = torch_colorizer
+    mid = (shot["first"] + shot["last"]) // 2
+    closer = refs[:1] + [Reference(Path(shot["lineart"]).parent / f"color.{mid:04d}.png", mid)] \
+        + refs[1:]
+    gap = shot["last"] - shot["first"]
+    need = peak_bytes((64, 64), c.size, c.cfg.temporal.window - 2, c.k, 3, shot["last"] - mid)
+    assert peak_bytes((64, 64), c.size, c.cfg.temporal.window - 2, c.k, 2, gap) > need
+    monkeypatch.setenv(MEMORY_ENV, str(need))
+    with pytest.raises(InkpaintError, match=f"keys {gap} frames apart"):
+        next(c.colorize(lineart, refs))
+    assert next(c.colorize(lineart, closer)).frame == shot["first"]
 
 
 def test_k_out_of_range(lite_weights):

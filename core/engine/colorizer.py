@@ -115,10 +115,8 @@ class Colorizer:
                   progress: Progress | None) -> Iterator[ColoredFrame]:
         wanted, windows, last = self._plan(lineart, refs, frames)
         ref_at = {r.frame: r for r in refs if r.frame is not None}
-        shape = self._preflight(lineart, refs, windows, wanted)
-        gap = max((w.right.frame - w.left.frame for w in windows
-                   if w.left is not None and w.right is not None
-                   and w.left.frame is not None and w.right.frame is not None), default=0)
+        gap = _longest_gap(windows)
+        shape = self._preflight(lineart, refs, windows, wanted, gap)
         run = _Run(self, lineart, shape, gap)
         pending = sorted(set(wanted) & set(ref_at))
         done, want = 0, set(wanted)
@@ -149,7 +147,7 @@ class Colorizer:
         does, so the correction loop (``compose.cache``) can key frames before any output."""
         wanted, windows, _ = self._plan(lineart, refs, frames)
         digests: dict[Path, str] = {}
-        self._preflight(lineart, refs, windows, wanted, digests)
+        self._preflight(lineart, refs, windows, wanted, _longest_gap(windows), digests)
         window_of = {f: w for w in windows for f in w.targets}
         segment: dict[tuple, list[int]] = {}  # each segment's frames, in order
         for w in windows:
@@ -215,11 +213,12 @@ class Colorizer:
     # ---- checks before any output -----------------------------------------------------------
 
     def _preflight(self, lineart: Mapping[int, Path], refs: Sequence[Reference],
-                   windows: Sequence[Window], wanted: Sequence[int],
+                   windows: Sequence[Window], wanted: Sequence[int], gap: int,
                    digests: dict[Path, str] | None = None) -> tuple[int, int]:
         """Check every input before any output, cheapest first: the files' headers (sizes,
-        ``limits.MAX_PIXELS``, the run's memory), then every file decoded once. ``digests``
-        (when given) collects the pixel digest of every line-art file, which tells held cels."""
+        ``limits.MAX_PIXELS``, the run's memory with keys up to ``gap`` frames apart), then
+        every file decoded once. ``digests`` (when given) collects the pixel digest of every
+        line-art file, which tells held cels."""
         missing = [f for f in wanted if f not in lineart]
         if missing:
             raise InkpaintError(f"line-art frames {format_frames(missing)} are missing")
@@ -230,7 +229,7 @@ class Colorizer:
                 needed |= {f for f in range(w.targets[-1] + 1, w.right.frame) if f in lineart}
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
         shape = shot_size(lineart, sorted(needed), refs)
-        check_memory_of(shape, self.size, self.cfg, self.k, len(refs))
+        check_memory_of(shape, self.size, self.cfg, self.k, len(refs), gap)
         files = [lineart[f] for f in sorted(needed)]
         with stage("read"):  # decoding, and the digests on the worker threads
             found = _threaded(lambda p: self.reads.digest(p)[1], files, shape)
@@ -243,6 +242,14 @@ class Colorizer:
                 if digests is not None:
                     digests[r.lineart] = digest
         return shape
+
+
+def _longest_gap(windows: Sequence[Window]) -> int:
+    """The most frames between the two keys of a window: what the chains' cache holds
+    (``core.motion.paths``)."""
+    return max((w.right.frame - w.left.frame for w in windows
+                if w.left is not None and w.right is not None
+                and w.left.frame is not None and w.right.frame is not None), default=0)
 
 
 class _Run:

@@ -81,12 +81,19 @@ def at_flow_size(image: np.ndarray) -> np.ndarray:
     """A native-size single-channel image (float32) area-resized so that its long side is at
     most ``FLOW_SIDE``: the size every flow of it is computed at."""
     image = np.asarray(image, np.float32)
-    h, w = image.shape
+    h, w = flow_size(image.shape)
+    if (h, w) == image.shape:
+        return image
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def flow_size(shape: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) at which the flows of native (h, w) frames are computed (``at_flow_size``)."""
+    h, w = shape[:2]
     s = min(1.0, FLOW_SIDE / max(h, w))
     if s == 1.0:
-        return image
-    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
-                      interpolation=cv2.INTER_AREA)
+        return h, w
+    return max(1, round(h * s)), max(1, round(w * s))
 
 
 def _dis(side: int | None = None) -> cv2.DISOpticalFlow:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .flow import Guide, Motion, consistency, flow, follow
+from .flow import Guide, Motion, consistency, flow, flow_size, follow
 
 # Flow fields held (chains and neighbour flows, at most 2 MB each at the 512 px flow size)
 # beyond what a segment's length asks (``held``): a frame needs four chains and reuses its
@@ -45,13 +45,26 @@ HELD = 48
 PER_GAP_FRAME = 6
 
 
+def capacity(gap: int) -> int:
+    """Flow fields a shot's ``Paths`` holds when its keys are at most ``gap`` frames apart."""
+    return HELD + PER_GAP_FRAME * gap
+
+
+def held_bytes(shape: tuple[int, int], gap: int) -> int:
+    """The most memory the chains of a shot of ``shape`` (native h, w) frames hold: its
+    ``capacity`` in flow fields (two float32 planes at the flow size). It grows with the key
+    spacing, not the shot's length: at 1080p about 230 MB for keys 24 frames apart."""
+    h, w = flow_size(shape)
+    return capacity(gap) * h * w * 2 * 4
+
+
 class Paths:
     """Chained neighbour flows of one shot, by frame number. ``guide_of(frame)`` is the
     frame's flow guide, or None where the shot has no such frame (then no chain passes it)."""
 
     def __init__(self, guide_of: Callable[[int], Guide | None], gap: int = 0) -> None:
         self.guide_of = guide_of
-        self.capacity = HELD + PER_GAP_FRAME * gap  # ``gap``: the most frames between keys
+        self.capacity = capacity(gap)  # ``gap``: the most frames between keys
         self.held: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     def _get(self, key: tuple) -> np.ndarray | None:
