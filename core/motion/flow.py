@@ -29,7 +29,6 @@ pixel gets exactly one value, no holes).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -193,13 +192,8 @@ def chain(first: Motion, then: Motion) -> Motion:
     return Motion(follow(first.flow, then.flow), first.valid * warp(then.valid, first.flow))
 
 
-def motion(a: Guide, b: Guide, via: Sequence[Guide] = ()) -> Motion:
-    """Where ``a``'s pixels are in ``b``, checked both ways; with ``via`` (the frames between
-    ``a`` and ``b``, in order from ``a``) chained through them, one neighbour step at a time."""
-    steps = [a, *via, b]
-    out = None
-    for x, y in reversed(list(zip(steps, steps[1:]))):
-        fwd = flow(x, y)
-        m = Motion(fwd, consistency(fwd, flow(y, x)))
-        out = m if out is None else chain(m, out)
-    return out
+def motion(a: Guide, b: Guide) -> Motion:
+    """Where ``a``'s pixels are in ``b``, checked both ways (DIS; the colourizer's key flows
+    start from the chain of neighbour flows instead: ``Paths.motion``)."""
+    fwd = flow(a, b)
+    return Motion(fwd, consistency(fwd, flow(b, a)))
