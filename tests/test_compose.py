@@ -224,6 +224,39 @@ def test_a_region_spanning_fills_without_a_line_between_follows_the_warp():
         assert np.abs(_u8(out.rgb[y, x]).astype(int) - truth[y, x]).max() <= 6, (y, x)
 
 
+def test_a_shading_band_with_no_line_moves_between_the_keys_in_palette_colours():
+    """A cel-shading band (B) with no line on its edge, inside a part that moved 14 px: the
+    earlier key has the edge 50 px into the part, the later one 66 px. Each key's warp brings
+    its own edge, and the in-between's edge lies between them by the keys' weights (nearer
+    the key nearer in time). No pixel is a mix of the two fills: blended pixel by pixel, the
+    keys would show both edges at half strength (a ghost band)."""
+    def part(x: int, edge: int) -> tuple[np.ndarray, np.ndarray]:
+        lines = _canvas()
+        cv2.rectangle(lines, (x, 20), (x + 80, 100), 0, 2, cv2.LINE_AA)
+        color = _paint(lines, [((60, x + 20), A)], D)
+        color[22:99, x + edge:x + 79] = B
+        return lines, color
+
+    refs = [prepare_reference(c, _px(ln)) for ln, c in (part(20, 50), part(20, 66))]
+    lines, _ = part(34, 50)
+    mask = line_art(_px(lines))[1]
+    warped = [prepare_reference(part(34, edge)[1], _px(lines)) for edge in (50, 66)]
+    held = np.ones(lines.shape, np.float32)
+    grey = np.full(lines.shape + (3,), 0.5, np.float32)
+    inside = (slice(30, 90), slice(44, 104))
+    edges = []
+    for near in (0.5, 0.75):  # the earlier key's temporal weight
+        keys = [WarpedKey(r.rgb, held * w, held, r.seams)
+                for r, w in zip(warped, (near, 1 - near))]
+        out = compose(_px(lines), grey, refs, motion=FrameMotion(keys), mask=mask)
+        assert out.sources.get("split") == 1
+        got = _u8(out.rgb[inside]).reshape(-1, 3)
+        assert _in(got, np.stack([A, B])).all(), np.unique(got, axis=0)
+        row = _u8(out.rgb[60, 44:114])
+        edges.append(44 + int(np.argmax((row == B).all(1))))
+    assert abs(edges[0] - (34 + 58)) <= 1 and abs(edges[1] - (34 + 54)) <= 1, edges
+
+
 def test_a_part_that_moved_past_the_keys_flow_keeps_the_colours_the_previous_frame_had():
     """A shaded part (a gradient: no palette colour) swings farther than the key's flow
     follows, so the key's warp fails there and brings in the paper around it (the white

@@ -312,7 +312,7 @@ def compose(line_pixels: np.ndarray | None, network_rgb: np.ndarray, refs: Seque
     out = _paint(seg, palette, chosen, keep_img)
     source = np.where(static, STATIC, np.where(keep, KEEP, FLAT)).astype(np.int8)
     if warped is not None:
-        split = _follow_warp(out, seg, motion.keys, *warped, source == FLAT, step)
+        split = _follow_warp(out, seg, motion.keys, *warped, source == FLAT, step, lut)
         source[split] = SPLIT
         if carry is not None:  # its correspondence with a key's region does not hold
             carry[split[filled]] = 0
@@ -519,8 +519,8 @@ def _paint(seg: Segmentation, palette: np.ndarray, chosen: np.ndarray,
 
 
 def _follow_warp(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
-                 warped: np.ndarray, valid: np.ndarray, flat: np.ndarray, step: int
-                 ) -> np.ndarray:
+                 warped: np.ndarray, valid: np.ndarray, flat: np.ndarray, step: int,
+                 lut: PaletteLUT) -> np.ndarray:
     """Warp-first inside regions that are not one fill, in place on ``out`` (uint8 fills):
     a region given one palette colour (``flat``, per region) spans several fills of the keys
     when, where the keys' warp holds,
@@ -532,7 +532,8 @@ def _follow_warp(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
       the segmentation did not close (a leg whose outline ends at the frame's edge or stops
       short of the pedal it rests on).
 
-    Its pixels then take the warped keys' (``warped``, ``valid``: their ``blend``). Returns
+    Its pixels then take the keys' fills as they move (``_morph_fills``), and the warped
+    keys' pixels (``warped``, ``valid``: their ``blend``) where those are not fills. Returns
     the regions so treated (bool [n+1])."""
     flat = flat.copy()
     flat[0] = False  # ink
@@ -545,9 +546,128 @@ def _follow_warp(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
         split |= np.bincount(seg.labels[crossed], minlength=seg.n + 1) > np.ceil(seg.line_width)
     split[0] = False
     if split.any():
-        inside = split[seg.labels]
-        out[inside] = warped[inside]
+        _morph_fills(out, seg, keys, warped, split, lut, step)
     return split
+
+
+def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
+                 warped: np.ndarray, split: np.ndarray, lut: PaletteLUT, step: int) -> None:
+    """Paint the regions ``split`` (bool [n+1]) in place on ``out``. Those the keys paint
+    in fills (cel paint): each pixel the palette colour whose area it lies in when the keys'
+    fill boundaries are morphed between them, but where most of the keys' weight shows
+    paint that is no fill. There, and in the other regions (gradients, textures), the keys'
+    blended pixels (``warped``).
+
+    A boundary with no line on it (a cel-shading band's edge, a leg joined to the pedal by
+    a gap) has nothing for the flow to hold on to, so the two keys bring it to two places.
+    Blended pixel by pixel, both places show, each half strength: a ghost band of colours
+    that are no fill (drawings' shading bands, clips of 8: most such regions wrong). Here
+    each fill's signed distance (positive inside) is taken in each warped key and averaged
+    by the keys' weights (validity x agreement x nearness in time), and each pixel takes
+    the fill with the largest: the boundary moves from where the earlier key has it to
+    where the later key has it, as the frames go, and the paint stays palette-exact.
+
+    The distances are taken on the statistics' grid (``step``) and interpolated: a signed
+    distance is smooth, so its zero crossing lands within a fraction of the grid, and at
+    1080p one fill over the whole frame costs 4 distance transforms of 130k px, not of 2 Mpx.
+    """
+    inside = lookup(split, seg.compact(filled=False))
+    x, y, bw, bh = cv2.boundingRect(inside.view(np.uint8))
+    box = (slice(y, y + bh), slice(x, x + bw))
+    inside = inside[box]
+    grid = (slice(step // 2, None, step),) * 2  # the cells' centres
+    lab = np.where(inside, seg.labels[box], 0)[grid]
+    count = np.maximum(np.bincount(lab.ravel(), minlength=seg.n + 1), 1)
+    far = float(bh + bw)  # no fill of this colour in the box: farther than any
+    fills, weights = [], []
+    off_share = np.zeros(lab.shape, np.float32)
+    exact, weight = np.zeros(seg.n + 1), np.zeros(seg.n + 1)
+    deep = seg.dist[box][grid] >= RIM  # clear of the lines' anti-aliased rim
+    paint = np.zeros(seg.n + 1)  # the most off-palette paint a key's warp shows deep in a region
+    r = max(1, round(PART_WIDTHS * seg.line_width / (2 * step)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
+    for k in keys:
+        u8 = to_u8(k.rgb[box][grid])
+        bins = lut.bins(u8)
+        off = lut.dist[bins] > OFF_PALETTE
+        fills.append(np.where(off, -1, lut.index[bins]))
+        # one weight per key and region (its mean): the validity is noisy inside flat paint,
+        # where the flow has nothing to check against, and per pixel it tore one boundary
+        # into patches of both keys' fills
+        mean = np.bincount(lab.ravel(), k.weight[box][grid].ravel(), seg.n + 1) / count
+        weights.append(mean.astype(np.float32)[lab])
+        off_share += weights[-1] * off
+        exact += mean * np.bincount(lab[lut.exact(u8) >= 0], minlength=seg.n + 1)
+        weight += mean * count
+        # off-palette paint where the warp holds (elsewhere the flow dragged in what is
+        # near), in parts at least a line width wide: the anti-aliased edge between two fills
+        # is off the palette too, but a pixel or two wide
+        part = cv2.erode((off & (k.valid[box][grid] >= WARP_HOLDS)).view(np.uint8), disk)
+        paint = np.maximum(paint, np.bincount(lab[(part > 0) & deep], minlength=seg.n + 1))
+    off_share /= np.maximum(np.sum(weights, axis=0), np.float32(1e-12))
+    # cel paint: regions where the keys show exact palette colours on at least FLAT_SHARE of
+    # the pixels (as a reference region is flat), and no part off the palette larger than a
+    # speck (a line width squared). Other regions keep the blend: a gradient has colours
+    # near a fill too (Synfig's eye: snapped to the nearest fill, -2 to -4 dB), and a
+    # sprite's shaded body in the paper's region (its extracted outline has gaps) took the
+    # paper's white wherever most of the keys' weight did not show the body (-0.9 dB).
+    cel = (exact >= FLAT_SHARE * np.maximum(weight, 1e-12)) & \
+        (paint * step * step < seg.line_width ** 2)
+    inside &= lookup(cel, seg.compact(filled=False)[box])
+    # each region's fills: those the keys show in it clear of the lines' rim (there a warp a
+    # pixel off shows the neighbour's fill: on line art extracted from the colour, the paper
+    # around a sprite made a white halo inside its outline), but specks: fewer pixels (all
+    # keys together) than a line width squared is anti-aliasing; each fill costs two
+    # distance transforms per key
+    p = len(lut.palette)
+    found = np.zeros((seg.n + 1) * p)
+    for f in fills:
+        ok = deep & (lab > 0) & cel[lab] & (f >= 0)
+        found += np.bincount(lab[ok].astype(np.int64) * p + f[ok], minlength=(seg.n + 1) * p)
+    allowed = found.reshape(seg.n + 1, p) * step * step >= seg.line_width ** 2
+    classes = np.flatnonzero(allowed.any(0))
+    labels = seg.compact(filled=False)[box]
+    scores = []
+    for c in classes:
+        score = np.zeros(lab.shape, np.float32)
+        for w, f in zip(weights, fills):
+            # distance to the nearest pixel of another fill, less that to the nearest of
+            # this one: ink and off-palette paint are neither, so a band that runs to a
+            # line is as deep as its width from the other fill, not from the line
+            signed = _distance((f >= 0) & (f != c)) - _distance(f == c)
+            score += w * np.clip(signed, -far, far)
+        score = cv2.resize(score, (bw, bh), interpolation=cv2.INTER_LINEAR) if step > 1 \
+            else score
+        np.copyto(score, -np.inf, where=~lookup(allowed[:, c], labels))
+        scores.append(score)
+    if step > 1:
+        off_share = cv2.resize(off_share, (bw, bh), interpolation=cv2.INTER_LINEAR)
+    # paint the keys hold off-palette (a gradient, a texture, a sprite's shading by its
+    # outline) stays theirs
+    fill = inside & (off_share <= 0.5)
+    region = np.ascontiguousarray(out[box])
+    if scores:
+        stack = np.stack(scores)
+        fill &= stack.max(0) > -np.inf
+        region = cv2.copyTo(_paint_classes(lut.palette[classes], np.argmax(stack, 0)),
+                            fill.view(np.uint8), region)
+    out[box] = cv2.copyTo(warped[box], (lookup(split, labels) & ~fill).view(np.uint8), region)
+
+
+def _paint_classes(colours: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3: ``colours[index]``, by one table lookup while there are at most 256."""
+    if len(colours) > 256:
+        return colours[index]
+    table = np.zeros((256, 1, 3), np.uint8)
+    table[: len(colours), 0] = colours
+    code = index.astype(np.uint8)
+    return cv2.LUT(cv2.merge([code, code, code]), table)
+
+
+def _distance(to: np.ndarray) -> np.ndarray:
+    """float32: each pixel's distance to the nearest pixel of ``to`` (bool), OpenCV's large
+    value where there is none."""
+    return cv2.distanceTransform((~to).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def _drawn_parts(out: np.ndarray, seg: Segmentation, warped: np.ndarray, valid: np.ndarray,
