@@ -627,8 +627,9 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
     allowed = found.reshape(seg.n + 1, p) * step * step >= seg.line_width ** 2
     classes = np.flatnonzero(allowed.any(0))
     labels = seg.compact(filled=False)[box]
-    scores = []
-    for c in classes:
+    best = np.full((bh, bw), -np.inf, np.float32)
+    choice = np.zeros((bh, bw), np.uint8 if len(classes) <= 256 else np.intp)
+    for i, c in enumerate(classes):
         score = np.zeros(lab.shape, np.float32)
         for w, f in zip(weights, fills):
             # distance to the nearest pixel of another fill, less that to the nearest of
@@ -638,19 +639,22 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
             score += w * np.clip(signed, -far, far)
         score = cv2.resize(score, (bw, bh), interpolation=cv2.INTER_LINEAR) if step > 1 \
             else score
-        np.copyto(score, -np.inf, where=~lookup(allowed[:, c], labels))
-        scores.append(score)
+        # only where the fill is one of the region's: the box of those regions
+        mine = lookup(allowed[:, c], labels)
+        sx, sy, sw, sh = cv2.boundingRect(mine.view(np.uint8))
+        sub = (slice(sy, sy + sh), slice(sx, sx + sw))
+        better = mine[sub] & (score[sub] > best[sub])
+        np.copyto(choice[sub], i, where=better)
+        np.copyto(best[sub], score[sub], where=better)
     if step > 1:
         off_share = cv2.resize(off_share, (bw, bh), interpolation=cv2.INTER_LINEAR)
     # paint the keys hold off-palette (a gradient, a texture, a sprite's shading by its
     # outline) stays theirs
-    fill = inside & (off_share <= 0.5)
+    fill = inside & (off_share <= 0.5) & (best > -np.inf)
     region = np.ascontiguousarray(out[box])
-    if scores:
-        stack = np.stack(scores)
-        fill &= stack.max(0) > -np.inf
-        region = cv2.copyTo(_paint_classes(lut.palette[classes], np.argmax(stack, 0)),
-                            fill.view(np.uint8), region)
+    if len(classes):
+        region = cv2.copyTo(_paint_classes(lut.palette[classes], choice), fill.view(np.uint8),
+                            region)
     out[box] = cv2.copyTo(warped[box], (lookup(split, labels) & ~fill).view(np.uint8), region)
 
 
