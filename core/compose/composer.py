@@ -577,8 +577,51 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
     inside = inside[box]
     grid = (slice(step // 2, None, step),) * 2  # the cells' centres
     lab = np.where(inside, seg.labels[box], 0)[grid]
-    count = np.maximum(np.bincount(lab.ravel(), minlength=seg.n + 1), 1)
     far = float(bh + bw)  # no fill of this colour in the box: farther than any
+    fills, weights, off_share, cel, allowed = _key_fills(seg, keys, lut, box, grid, lab, step)
+    labels = seg.compact(filled=False)[box]
+    inside &= lookup(cel, labels)
+    classes = np.flatnonzero(allowed.any(0))
+    best = np.full((bh, bw), -np.inf, np.float32)
+    choice = np.zeros((bh, bw), np.uint8 if len(classes) <= 256 else np.intp)
+    for i, c in enumerate(classes):
+        score = np.zeros(lab.shape, np.float32)
+        for w, f in zip(weights, fills):
+            # distance to the nearest pixel of another fill, less that to the nearest of
+            # this one: ink and off-palette paint are neither, so a band that runs to a
+            # line is as deep as its width from the other fill, not from the line
+            signed = _distance((f >= 0) & (f != c)) - _distance(f == c)
+            score += w * np.clip(signed, -far, far)
+        score = cv2.resize(score, (bw, bh), interpolation=cv2.INTER_LINEAR) if step > 1 \
+            else score
+        # only where the fill is one of the region's: the box of those regions
+        mine = lookup(allowed[:, c], labels)
+        sx, sy, sw, sh = cv2.boundingRect(mine.view(np.uint8))
+        sub = (slice(sy, sy + sh), slice(sx, sx + sw))
+        better = mine[sub] & (score[sub] > best[sub])
+        np.copyto(choice[sub], i, where=better)
+        np.copyto(best[sub], score[sub], where=better)
+    if step > 1:
+        off_share = cv2.resize(off_share, (bw, bh), interpolation=cv2.INTER_LINEAR)
+    # paint the keys hold off-palette (a gradient, a texture, a sprite's shading by its
+    # outline) stays theirs
+    fill = inside & (off_share <= 0.5) & (best > -np.inf)
+    region = np.ascontiguousarray(out[box])
+    if len(classes):
+        region = cv2.copyTo(_paint_classes(lut.palette[classes], choice), fill.view(np.uint8),
+                            region)
+    out[box] = cv2.copyTo(warped[box], (lookup(split, labels) & ~fill).view(np.uint8), region)
+
+
+def _key_fills(seg: Segmentation, keys: Sequence[WarpedKey], lut: PaletteLUT,
+               box: tuple[slice, slice], grid: tuple[slice, slice], lab: np.ndarray, step: int
+               ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """What ``_morph_fills`` morphs, on the grid ``grid`` of the box ``box`` (``lab``: the
+    regions to paint there, 0 elsewhere): per key its fills (palette index, -1 off the
+    palette) and its weight (the key's mean weight over each region, per cell); the share of
+    the keys' weight that is off the palette, per cell; which regions are cel paint (bool
+    [n+1]); and each region's candidate fills (bool [n+1, P])."""
+    count = np.maximum(np.bincount(lab.ravel(), minlength=seg.n + 1), 1)
     fills, weights = [], []
     off_share = np.zeros(lab.shape, np.float32)
     exact, weight = np.zeros(seg.n + 1), np.zeros(seg.n + 1)
@@ -613,7 +656,6 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
     # paper's white wherever most of the keys' weight did not show the body (-0.9 dB).
     cel = (exact >= FLAT_SHARE * np.maximum(weight, 1e-12)) & \
         (paint * step * step < seg.line_width ** 2)
-    inside &= lookup(cel, seg.compact(filled=False)[box])
     # each region's fills: those the keys show in it clear of the lines' rim (there a warp a
     # pixel off shows the neighbour's fill: on line art extracted from the colour, the paper
     # around a sprite made a white halo inside its outline), but specks: fewer pixels (all
@@ -625,37 +667,7 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
         ok = deep & (lab > 0) & cel[lab] & (f >= 0)
         found += np.bincount(lab[ok].astype(np.int64) * p + f[ok], minlength=(seg.n + 1) * p)
     allowed = found.reshape(seg.n + 1, p) * step * step >= seg.line_width ** 2
-    classes = np.flatnonzero(allowed.any(0))
-    labels = seg.compact(filled=False)[box]
-    best = np.full((bh, bw), -np.inf, np.float32)
-    choice = np.zeros((bh, bw), np.uint8 if len(classes) <= 256 else np.intp)
-    for i, c in enumerate(classes):
-        score = np.zeros(lab.shape, np.float32)
-        for w, f in zip(weights, fills):
-            # distance to the nearest pixel of another fill, less that to the nearest of
-            # this one: ink and off-palette paint are neither, so a band that runs to a
-            # line is as deep as its width from the other fill, not from the line
-            signed = _distance((f >= 0) & (f != c)) - _distance(f == c)
-            score += w * np.clip(signed, -far, far)
-        score = cv2.resize(score, (bw, bh), interpolation=cv2.INTER_LINEAR) if step > 1 \
-            else score
-        # only where the fill is one of the region's: the box of those regions
-        mine = lookup(allowed[:, c], labels)
-        sx, sy, sw, sh = cv2.boundingRect(mine.view(np.uint8))
-        sub = (slice(sy, sy + sh), slice(sx, sx + sw))
-        better = mine[sub] & (score[sub] > best[sub])
-        np.copyto(choice[sub], i, where=better)
-        np.copyto(best[sub], score[sub], where=better)
-    if step > 1:
-        off_share = cv2.resize(off_share, (bw, bh), interpolation=cv2.INTER_LINEAR)
-    # paint the keys hold off-palette (a gradient, a texture, a sprite's shading by its
-    # outline) stays theirs
-    fill = inside & (off_share <= 0.5) & (best > -np.inf)
-    region = np.ascontiguousarray(out[box])
-    if len(classes):
-        region = cv2.copyTo(_paint_classes(lut.palette[classes], choice), fill.view(np.uint8),
-                            region)
-    out[box] = cv2.copyTo(warped[box], (lookup(split, labels) & ~fill).view(np.uint8), region)
+    return fills, weights, off_share, cel, allowed
 
 
 def _paint_classes(colours: np.ndarray, index: np.ndarray) -> np.ndarray:
