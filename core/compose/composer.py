@@ -510,9 +510,7 @@ def _paint(seg: Segmentation, palette: np.ndarray, chosen: np.ndarray,
         out[keep] = keep_img[keep]
         return out
     code = seg.per_pixel(chosen.astype(np.uint8))
-    colours = np.zeros((256, 1, 3), np.uint8)
-    colours[: len(palette), 0] = palette
-    out = cv2.LUT(cv2.merge([code, code, code]), colours)
+    out = _coloured(code, palette)
     if (chosen == KEEP_CODE).any():
         out = cv2.copyTo(keep_img, cv2.compare(code, KEEP_CODE, cv2.CMP_EQ), out)
     return out
@@ -608,8 +606,9 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
     fill = inside & (off_share <= 0.5) & (best > -np.inf)
     region = np.ascontiguousarray(out[box])
     if len(classes):
-        region = cv2.copyTo(_paint_classes(lut.palette[classes], choice), fill.view(np.uint8),
-                            region)
+        colours = lut.palette[classes]
+        painted = colours[choice] if len(colours) > 256 else _coloured(choice, colours)
+        region = cv2.copyTo(painted, fill.view(np.uint8), region)
     out[box] = cv2.copyTo(warped[box], (lookup(split, labels) & ~fill).view(np.uint8), region)
 
 
@@ -670,13 +669,12 @@ def _key_fills(seg: Segmentation, keys: Sequence[WarpedKey], lut: PaletteLUT,
     return fills, weights, off_share, cel, allowed
 
 
-def _paint_classes(colours: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3: ``colours[index]``, by one table lookup while there are at most 256."""
-    if len(colours) > 256:
-        return colours[index]
+def _coloured(code: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3: ``colours`` (at most 256) indexed by the one-byte ``code`` (uint8 HxW),
+    by one table lookup (a numpy gather with int indices costs several times more at 1080p;
+    codes past ``colours`` are black)."""
     table = np.zeros((256, 1, 3), np.uint8)
     table[: len(colours), 0] = colours
-    code = index.astype(np.uint8)
     return cv2.LUT(cv2.merge([code, code, code]), table)
 
 
