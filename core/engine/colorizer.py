@@ -172,10 +172,7 @@ class Colorizer:
                 files += painted(_nearest_first(f, select_refs(f, refs, self.k)))
                 # shot memory: each frame is coloured with the one before it in view
                 files += [lineart[g] for g in before[f]]
-                # the flow to the later key is chained through the frames up to it
-                right = window_of[f].right
-                if right is not None:
-                    files += [lineart[g] for g in range(f + 1, right.frame) if g in lineart]
+                files += [lineart[g] for g in _up_to_key(f, window_of[f], lineart)]
                 if self.temporal:
                     w = window_of[f]
                     ends = {r.frame: r for r in (w.left, w.right) if r is not None}
@@ -225,8 +222,7 @@ class Colorizer:
         needed = set(wanted)
         for w in windows:
             needed |= set(w.frames)
-            if w.right is not None:  # the key flows' chains (``Paths``) read up to the key
-                needed |= {f for f in range(w.targets[-1] + 1, w.right.frame) if f in lineart}
+            needed |= set(_up_to_key(w.targets[-1], w, lineart))
         needed |= {r.frame for r in refs if r.frame is not None and r.lineart is None}
         shape = shot_size(lineart, sorted(needed), refs)
         check_memory_of(shape, self.size, self.cfg, self.k, len(refs), gap)
@@ -242,6 +238,14 @@ class Colorizer:
                 if digests is not None:
                     digests[r.lineart] = digest
         return shape
+
+
+def _up_to_key(after: int, w: Window, lineart: Mapping[int, Path]) -> list[int]:
+    """The frames after ``after`` up to ``w``'s later key: the flow to that key is chained
+    through them (``core.motion.Paths``), so a frame's output is made from them too."""
+    if w.right is None:
+        return []
+    return [g for g in range(after + 1, w.right.frame) if g in lineart]
 
 
 def _longest_gap(windows: Sequence[Window]) -> int:
