@@ -7,7 +7,7 @@ between an in-between and its key (a leg at mid-stride, six frames from the key 
 it at the other end of its swing) is matched, at the coarse levels, to whatever line lies
 nearest: the key's warp then brings in the paper or the other leg. Neighbouring frames are
 a small motion apart, so the flows between them follow the limb, and added up through the
-frames between (``flow.chain``) they say roughly where it is in the key. Chained flows alone
+frames between (``flow.follow``) they say roughly where it is in the key. Chained flows alone
 carry every step's error, and extracted line art that jitters from frame to frame makes many
 (Kenney's sprites: the chained warp lost 1.3 dB moving-part PSNR to the direct one); as the
 *start* of the direct flow, DIS corrects them against the key itself. On the flow-warp
