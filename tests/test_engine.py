@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from core.engine.colorizer import THREADED_PIXELS, Colorizer, _threaded
 from core.engine.plan import Reference
@@ -47,7 +48,8 @@ def test_onnx_runtime_matches_pytorch(lite_weights, shot, tmp_path, monkeypatch)
     monkeypatch.setenv("INKPAINT_CACHE", str(tmp_path / "cache"))
     lineart, refs = _inputs(shot)
     frames = range(shot["first"], shot["first"] + 9)
-    kw = {"size": 64, "compose": "network"}  # the backends, not the composition, are compared
+    # the backends, not the composition or the device (fp16 on CUDA), are compared
+    kw = {"size": 64, "compose": "network", "device": "cpu"}
     a = list(Colorizer(str(lite_weights), backend="torch", **kw).colorize(lineart, refs, frames))
     b = list(Colorizer(str(lite_weights), backend="onnx", **kw).colorize(lineart, refs, frames))
     diff = max(float(np.abs(x.rgb - y.rgb).max()) for x, y in zip(a, b))
@@ -55,6 +57,27 @@ def test_onnx_runtime_matches_pytorch(lite_weights, shot, tmp_path, monkeypatch)
     # exported at run time into the user's cache, not beside the weights
     assert not list(lite_weights.parent.glob("*.onnx"))
     assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_in_fp16_colours_what_the_cpu_colours(lite_weights, shot):
+    """On CUDA the network runs in fp16 (autocast): its planes may round differently, but a
+    user's frames must not change with the machine the render lands on."""
+    lineart, refs = _inputs(shot)
+    frames = range(shot["first"], shot["first"] + 9)
+
+    def run(device: str, compose: str) -> list[np.ndarray]:
+        col = Colorizer(str(lite_weights), backend="torch", device=device, size=64,
+                        compose=compose)
+        assert col.backend.device == device
+        return [c.rgb for c in col.colorize(lineart, refs, frames)]
+
+    net = [np.abs(a - b) for a, b in zip(run("cpu", "network"), run("cuda", "network"))]
+    # fp16 keeps 11 significant bits: a few 8-bit steps at most after the decoder's tanh
+    assert max(float(d.max()) for d in net) <= 4 / 255
+    out = zip(run("cpu", "auto"), run("cuda", "auto"))
+    same = [np.all(np.round(a * 255) == np.round(b * 255), axis=-1).mean() for a, b in out]
+    assert min(same) >= 0.99  # the product's frames: the same fills, pixel for pixel
 
 
 def test_onnx_backend_runs_without_torch_and_flash_attention(lite_weights, shot, tmp_path):

@@ -27,18 +27,34 @@ from ..errors import InkpaintError
 SIZE_STEP = 64
 
 
-def matmul_gflops(n: int = 1024, repeat: int = 5) -> float:
-    """fp32 matmul rate of this machine now (PyTorch's BLAS, all cores): the roofline the
-    network's rate is compared with. Measured again before each row, since on a shared
+def matmul_gflops(device: str = "cpu", repeat: int = 5) -> float:
+    """Matmul rate of the row's device now: fp32 with PyTorch's BLAS on all cores, or fp16
+    on CUDA (the precision the network runs at there, through autocast). The roofline the
+    network's rate is compared with; measured in the row's own process, since on a shared
     machine it moves with the load."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    # big enough that a GPU's launch overhead is a small part of each product
+    n, dtype = (8192, torch.float16) if device == "cuda" else (1024, torch.float32)
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
     a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
     t = time.perf_counter()
     for _ in range(repeat):
         a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
     return 2 * n**3 * repeat / (time.perf_counter() - t) / 1e9
+
+
+def _gpu_peak_mb() -> float | None:
+    """The CUDA memory PyTorch's allocator held at most in this process (None without a
+    GPU in use): on a GPU, the memory that decides the largest working size."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def _rss_mb() -> float:
@@ -80,14 +96,14 @@ def _one(preset: str, backend: str, size: int, root: Path) -> dict:
 
     col.backend._run = timed
     row = {"device": col.backend.device, "rss_imported_mb": rss_imported,
-           "rss_loaded_mb": rss_loaded}
+           "rss_loaded_mb": rss_loaded, "matmul": matmul_gflops(col.backend.device)}
     for when in ("cold", "warm"):
         net_s = 0.0
         t = time.perf_counter()
         n = sum(not c.is_reference for c in col.colorize(lineart, refs))
         dt = time.perf_counter() - t
         row |= {f"ms_per_frame_{when}": 1000 * dt / n, f"net_ms_per_frame_{when}": 1000 * net_s / n}
-    return row | {"peak_rss_mb": _peak_mb(), "frames": n}
+    return row | {"peak_rss_mb": _peak_mb(), "gpu_peak_mb": _gpu_peak_mb(), "frames": n}
 
 
 def _prepare(root: Path, presets: list[str], sizes: list[int], frames: int) -> None:
@@ -113,19 +129,21 @@ def _prepare(root: Path, presets: list[str], sizes: list[int], frames: int) -> N
 
 
 def _row(preset: str, backend: str, size: int, root: Path, repeat: int) -> dict:
-    """The best of ``repeat`` fresh processes (the fastest; the machine is shared), with the
-    matmul rate measured just before it."""
+    """The best of ``repeat`` fresh processes (the fastest; the machine is shared)."""
     best: dict | None = None
     for _ in range(repeat):
-        rate = matmul_gflops()
         r = subprocess.run([sys.executable, "-m", "core", "bench", "--one", f"{preset}:{backend}",
                             "--size", str(size), "--dir", str(root)],
                            capture_output=True, text=True, check=True,
                            env=dict(os.environ, INKPAINT_CACHE=str(root / "cache")))
-        row = json.loads(r.stdout.strip().splitlines()[-1]) | {"matmul": rate}
+        row = json.loads(r.stdout.strip().splitlines()[-1])
         if best is None or row["net_ms_per_frame_cold"] < best["net_ms_per_frame_cold"]:
             best = row
     return best
+
+
+def _mb(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
 
 
 def _gflop(preset: str, size: int, targets: int) -> float:
@@ -163,9 +181,9 @@ def run_bench(args: argparse.Namespace) -> int:
         _prepare(root, presets, sorted({args.size, *sizes}), args.frames)
         print(f"\nat {args.size}x{args.size}:\n")
         print("| preset | backend | device | ms/frame cold / warm | net ms/frame cold / warm | "
-              "RSS MB imported / loaded / peak | GFLOP/frame | GFLOP/s reached cold / warm | "
-              "matmul GFLOP/s | % of matmul cold / warm |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "RSS MB imported / loaded / peak | GPU MB peak | GFLOP/frame | "
+              "GFLOP/s reached cold / warm | matmul GFLOP/s | % of matmul cold / warm |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for preset in presets:
             gflop = _gflop(preset, args.size, targets)
             for backend in backends:
@@ -175,7 +193,8 @@ def run_bench(args: argparse.Namespace) -> int:
                 print(f"| {preset} | {backend} | {r['device']} | {r['ms_per_frame_cold']:.0f} / "
                       f"{r['ms_per_frame_warm']:.0f} | {r['net_ms_per_frame_cold']:.0f} / "
                       f"{r['net_ms_per_frame_warm']:.0f} | {r['rss_imported_mb']:.0f} / "
-                      f"{r['rss_loaded_mb']:.0f} / {r['peak_rss_mb']:.0f} | {gflop:.1f} | "
+                      f"{r['rss_loaded_mb']:.0f} / {r['peak_rss_mb']:.0f} | "
+                      f"{_mb(r['gpu_peak_mb'])} | {gflop:.1f} | "
                       f"{rate[0]:.1f} / {rate[1]:.1f} | {r['matmul']:.1f} | "
                       f"{share[0]:.0f} % / {share[1]:.0f} % |",
                       flush=True)
@@ -191,19 +210,25 @@ def _sizes(preset: str, backends: list[str], sizes: list[int], root: Path, repea
     G one target per call (``PIXELS_PER_CALL``), so above the loaded model the peak grows
     with the pixel count: the largest size measured, per pixel, extrapolates it."""
     print(f"\n{preset} by working size (square frames):\n")
-    print("| size | backend | ms/frame cold / warm | net ms/frame cold / warm | peak RSS MB |")
-    print("|---|---|---|---|---|")
+    print("| size | backend | ms/frame cold / warm | net ms/frame cold / warm | peak RSS MB | "
+          "GPU MB peak |")
+    print("|---|---|---|---|---|---|")
     for backend in backends:
         for size in sizes:
             r = _row(preset, backend, size, root, repeat)
             print(f"| {size} | {backend} | {r['ms_per_frame_cold']:.0f} / "
                   f"{r['ms_per_frame_warm']:.0f} | {r['net_ms_per_frame_cold']:.0f} / "
-                  f"{r['net_ms_per_frame_warm']:.0f} | {r['peak_rss_mb']:.0f} |", flush=True)
-        per_px = (r["peak_rss_mb"] - r["rss_loaded_mb"]) / size**2
-        side = int(((budget_mb - r["rss_loaded_mb"]) / per_px) ** 0.5) // SIZE_STEP * SIZE_STEP
-        print(f"\n{backend}: {per_px * 2**20:.0f} bytes per working pixel at {size}; largest "
-              f"working size within {budget_mb / 1024:.0f} GB: about {side}x{side} "
-              "(extrapolated)\n", flush=True)
+                  f"{r['net_ms_per_frame_warm']:.0f} | {r['peak_rss_mb']:.0f} | "
+                  f"{_mb(r['gpu_peak_mb'])} |", flush=True)
+        if r["gpu_peak_mb"] is not None:  # the GPU's memory is the limit (model included)
+            memory, per_px, base = "GPU memory", r["gpu_peak_mb"] / size**2, 0.0
+        else:
+            memory, base = "RAM", r["rss_loaded_mb"]
+            per_px = (r["peak_rss_mb"] - base) / size**2
+        side = int(((budget_mb - base) / per_px) ** 0.5) // SIZE_STEP * SIZE_STEP
+        print(f"\n{backend}: {per_px * 2**20:.0f} bytes of {memory} per working pixel at "
+              f"{size}; largest working size within {budget_mb / 1024:.0f} GB: about "
+              f"{side}x{side} (extrapolated)\n", flush=True)
 
 
 # ---- end to end: the whole product on a production-size shot --------------------------------
@@ -248,7 +273,8 @@ def _shot_run(model: str, backend: str, root: Path) -> dict:
             raise InkpaintError("the end-to-end colorize run failed")
         rec.seconds["total"] = time.perf_counter() - t
         rec.cpu["total"] = time.process_time() - cpu
-    return {"seconds": rec.seconds, "cpu": rec.cpu, "peak_rss_mb": _peak_mb()}
+    return {"seconds": rec.seconds, "cpu": rec.cpu, "peak_rss_mb": _peak_mb(),
+            "gpu_peak_mb": _gpu_peak_mb()}
 
 
 def _anchor_seconds(shot, frames: int) -> tuple[float, float]:
@@ -328,6 +354,7 @@ def _print_shot(w: int, h: int, frames: int, model: str, rows: dict[str, dict],
             # four decimals: on a small shot the cheapest stages take a few ms a frame
             cells.setdefault(name, []).append(f"{wall:.4f} ({cpu:.4f})")
         cells.setdefault("peak RSS MB", []).append(f"{r['peak_rss_mb']:.0f}")
+        cells.setdefault("GPU MB peak", []).append(_mb(r["gpu_peak_mb"]))
     names = {"other": "other (planning, frame keys, progress)", "total": "**total**",
              "load": "load, once per run (s)"}
     print("| stage: s per in-between, wall (CPU) | " + " | ".join(rows) + " |")
