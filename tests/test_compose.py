@@ -16,7 +16,7 @@ from core.compose import (
     write_confidence,
 )
 from core.compose.composer import FRINGE
-from core.compose.palette import _codes, extract_palette
+from core.compose.palette import PaletteLUT, _codes, extract_palette
 from core.compose.segment import segment
 from core.data.procedural import render_shot
 from core.errors import InkpaintError
@@ -110,6 +110,30 @@ def test_palette_takes_flat_fills_not_gradients_or_lines():
     assert codes == set(_codes(np.stack([A, B, C])[None])[0].tolist())
 
 
+def test_the_nearest_palette_colour_is_exact_also_where_two_fills_share_a_table_bin():
+    """White paper (255) and an off-white highlight (250) fall in one bin of the 32^3 table,
+    whose centre is nearer 250: every fill, and every colour a few levels off one (lossy
+    compression) in its bin, must still get its own nearest fill; other colours the
+    table's, within a bin's diagonal of the nearest."""
+    white, off_white = np.array([255, 255, 255], np.uint8), np.array([250, 250, 250], np.uint8)
+    palette = np.stack([white, off_white, A, B, C, D])
+    lut = PaletteLUT.build(palette)
+    assert lut.nearest(palette)[0].tolist() == list(range(len(palette)))
+    rng = np.random.default_rng(0)
+    near = palette[rng.integers(0, len(palette), 4000)].astype(int) + rng.integers(-3, 4, (4000, 3))
+    colours = np.clip(np.concatenate([near, rng.integers(0, 256, (4000, 3))]), 0, 255)
+    colours = colours.astype(np.uint8)
+    index, dist = lut.nearest(colours)
+    d = np.linalg.norm(colours[:, None].astype(float) - palette[None].astype(float), axis=2)
+    got = d[np.arange(len(d)), index]
+    held = np.isin(lut.bins(colours), lut.bins(palette))
+    assert held[:4000].mean() > 0.5  # most colours near a fill share its bin
+    np.testing.assert_allclose(got[held], d.min(1)[held], atol=1e-3)
+    np.testing.assert_allclose(dist[held], d.min(1)[held], atol=1e-3)
+    assert (got <= d.min(1) + np.sqrt(3) * 8 + 1e-3).all()
+    assert (np.abs(dist - got) <= np.sqrt(3) * 4 + 1e-3).all()
+
+
 # ---------------------------------------------------------------- composition
 
 
@@ -197,6 +221,23 @@ def test_confidence_is_low_where_the_evidence_disagrees():
         np.testing.assert_array_equal(_u8(out.rgb[60, 58]), A)
         # auto also weighs "not one fill" (the keys' own pixels), so it is less sure still
         assert mode == "flat" or (out.confidence[60, 133] < 0.5 and out.flagged >= 1)
+
+
+def test_white_paper_beside_an_off_white_keeps_its_white():
+    """Two moved squares, one white paper (255) and one an off-white highlight (250): the
+    keys' warps show each its own colour, and each comes out in it, not both in one."""
+    white, off_white = np.array([255, 255, 255], np.uint8), np.array([250, 250, 250], np.uint8)
+    ref_lines = _two_squares(0)
+    ref = prepare_reference(_paint(ref_lines, [((60, 40), white), ((60, 115), off_white),
+                                               ((8, 8), C)], D), _px(ref_lines))
+    lines = _two_squares(16)  # moved too far for any pixel to be carried over
+    truth = _paint(lines, [((60, 58), white), ((60, 133), off_white), ((8, 8), C)], D)
+    grey = np.full(lines.shape + (3,), 0.5, np.float32)
+    for mode in ("auto", "flat"):
+        out = compose(_px(lines), grey, [ref], mode=mode,
+                      motion=FrameMotion([_warped(truth), _warped(truth)]))
+        np.testing.assert_array_equal(_u8(out.rgb[30:90, 40:75]), truth[30:90, 40:75])
+        np.testing.assert_array_equal(_u8(out.rgb[30:90, 115:150]), truth[30:90, 115:150])
 
 
 def test_a_region_spanning_fills_without_a_line_between_follows_the_warp():

@@ -402,10 +402,10 @@ def _vote(seg: Segmentation, net: np.ndarray, lut: PaletteLUT, idx: np.ndarray,
     n, p = seg.n, max(len(lut.palette), 1)
     margin = 1.0 + (net_scale or 1.0)
     lab = seg.labels.ravel()[idx]
-    bins = lut.bins(net.reshape(-1, 3)[idx])
+    index, dist = lut.nearest(net.reshape(-1, 3)[idx])
     wgt = np.clip(seg.dist.ravel()[idx] * np.float32(1 / margin), 0.1, 1.0)
-    votes = np.bincount(lab.astype(np.int64) * p + lut.index[bins], wgt, (n + 1) * p)
-    dsum = np.bincount(lab, wgt * lut.dist[bins], n + 1)
+    votes = np.bincount(lab.astype(np.int64) * p + index, wgt, (n + 1) * p)
+    dsum = np.bincount(lab, wgt * dist, n + 1)
     weight = np.bincount(lab, wgt, n + 1)
     fit = dsum / np.maximum(weight, 1e-9)
     return votes.reshape(n + 1, p), fit, weight
@@ -630,9 +630,9 @@ def _key_fills(seg: Segmentation, keys: Sequence[WarpedKey], lut: PaletteLUT,
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
     for k in keys:
         u8 = to_u8(k.rgb[box][grid])
-        bins = lut.bins(u8)
-        off = lut.dist[bins] > OFF_PALETTE
-        fills.append(np.where(off, -1, lut.index[bins]))
+        index, dist = lut.nearest(u8)
+        off = dist > OFF_PALETTE
+        fills.append(np.where(off, -1, index))
         # one weight per key and region (its mean): the validity is noisy inside flat paint,
         # where the flow has nothing to check against, and per pixel it tore one boundary
         # into patches of both keys' fills

@@ -168,10 +168,10 @@ def image_votes(seg: Segmentation, img: np.ndarray, weight: np.ndarray, lut: Pal
     lab = seg.labels.ravel()[idx].astype(np.int64)
     rim = np.clip(seg.dist.ravel()[idx] / RIM, 0.1, 1.0)
     wgt = weight.ravel()[idx] * rim
-    bins = lut.bins(img.reshape(-1, 3)[idx])
-    off = lut.dist[bins] > OFF_PALETTE
+    index, dist = lut.nearest(img.reshape(-1, 3)[idx])
+    off = dist > OFF_PALETTE
     count = np.bincount(lab, rim, n + 1)
-    votes = np.bincount(lab[~off] * p + lut.index[bins[~off]], wgt[~off], (n + 1) * p)
+    votes = np.bincount(lab[~off] * p + index[~off], wgt[~off], (n + 1) * p)
     off_sum = np.bincount(lab[off], wgt[off], n + 1)
     count = np.maximum(count, 1e-9)
     votes = votes.reshape(n + 1, p) / count[:, None]

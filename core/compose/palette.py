@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 LUT_BITS = 5  # per channel: 32^3 bins, bin width 8 levels
+FINE_BITS = 8 - LUT_BITS  # per channel within a bin
 GRADIENT_STEP = 3  # levels: neighbours this close to a band's colour make it a gradient
 GRADIENT_SHARE = 0.5  # a colour whose edges are mostly such steps is a gradient band
 
@@ -94,12 +95,19 @@ def _gradient_bands(u8: np.ndarray, code: np.ndarray, cand: np.ndarray, counts: 
 
 @dataclass
 class PaletteLUT:
-    """Nearest palette colour for every colour, via a 32^3 table of bin centres."""
+    """Nearest palette colour for every colour, via a 32^3 table of bin centres, and an
+    exact table (the bin's 8^3 colours) for each bin that holds a palette colour. Palettes
+    have fills that close (white paper 255 and an off-white highlight 250 share a bin, whose
+    centre is nearer 250): the table alone gave every white pixel to the off-white, and a
+    white sheet of paper took the highlight's colour. Elsewhere the centre's answer stands:
+    those are colours between fills (anti-aliasing, gradients), whose nearest fill within a
+    few levels decides nothing."""
 
     palette: np.ndarray  # uint8 [P, 3]
     index: np.ndarray  # int16 [32768]: nearest palette index per bin
-    second: np.ndarray  # int16 [32768]: second nearest (= index when P == 1)
     dist: np.ndarray  # float32 [32768]: distance (0-255 RGB units) to the nearest
+    row: np.ndarray  # int32 [32768]: the bin's row of ``fine``, -1 for none
+    fine: np.ndarray  # int16 [rows, 512]: nearest palette index of each colour of the bin
 
     @classmethod
     def build(cls, palette: np.ndarray) -> PaletteLUT:
@@ -108,20 +116,47 @@ class PaletteLUT:
         step = 256 // n
         g = (np.arange(n, dtype=np.float32) * step + (step - 1) / 2.0)
         centres = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+        row = np.full(len(centres), -1, np.int32)
         if len(palette) == 0:
-            z = np.zeros(len(centres), np.int16)
-            return cls(palette, z, z, np.full(len(centres), np.inf, np.float32))
-        p = palette.astype(np.float32)
-        d = (np.sum(centres**2, 1)[:, None] - 2 * centres @ p.T + np.sum(p**2, 1)[None])
-        rows = np.arange(len(d))
+            return cls(palette, np.zeros(len(centres), np.int16),
+                       np.full(len(centres), np.inf, np.float32), row,
+                       np.zeros((0, 1 << 3 * FINE_BITS), np.int16))
+        d = _square_distances(centres, palette)
         first = np.argmin(d, axis=1)
-        best = d[rows, first].copy()
-        d[rows, first] = np.inf
-        second = np.argmin(d, axis=1) if len(palette) > 1 else first
-        return cls(palette, first.astype(np.int16), second.astype(np.int16),
-                   np.sqrt(np.maximum(best, 0)).astype(np.float32))
+        best = np.sqrt(np.maximum(d[np.arange(len(d)), first], 0))
+        exact = np.unique(cls.bins(palette))  # at most one bin per fill
+        low = np.arange(1 << 3 * FINE_BITS)
+        mask = (1 << FINE_BITS) - 1
+        within = np.stack([low >> 2 * FINE_BITS & mask, low >> FINE_BITS & mask, low & mask], 1)
+        top = (1 << LUT_BITS) - 1
+        base = np.stack([exact >> 2 * LUT_BITS & top, exact >> LUT_BITS & top, exact & top],
+                        1) << FINE_BITS
+        colours = (base[:, None] + within[None]).reshape(-1, 3)
+        fine = np.argmin(_square_distances(colours, palette), axis=1).reshape(len(exact), -1)
+        row[exact] = np.arange(len(exact), dtype=np.int32)
+        return cls(palette, first.astype(np.int16), best.astype(np.float32), row,
+                   fine.astype(np.int16))
 
-    def bins(self, u8: np.ndarray) -> np.ndarray:
+    def nearest(self, u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(nearest palette index, distance to it) of each colour of an (..., 3) uint8 array:
+        exact in the bins that hold a palette colour; elsewhere the bin centre's, at most
+        half a bin's diagonal (7 units) off, which the off-palette test allows for."""
+        bins = self.bins(u8)
+        index, dist = self.index[bins].astype(np.intp), self.dist[bins]
+        rows = self.row[bins]
+        sure = rows >= 0
+        if sure.any():
+            px = u8[sure]
+            low = (px & ((1 << FINE_BITS) - 1)).astype(np.int32)  # the colour within its bin
+            best = self.fine[rows[sure], (low[:, 0] << 2 * FINE_BITS)
+                             | (low[:, 1] << FINE_BITS) | low[:, 2]].astype(np.intp)
+            index[sure] = best
+            diff = px.astype(np.float32) - self.palette[best].astype(np.float32)
+            dist[sure] = np.sqrt(np.sum(diff * diff, axis=-1))
+        return index, dist
+
+    @staticmethod
+    def bins(u8: np.ndarray) -> np.ndarray:
         """Table index of each colour of an (..., 3) uint8 array."""
         shift = 8 - LUT_BITS
         u = (u8 >> shift).astype(np.int32)
@@ -137,6 +172,13 @@ class PaletteLUT:
             return np.full(codes.shape, -1, np.int32)
         pos = np.minimum(np.searchsorted(srt, codes), len(srt) - 1)
         return np.where(srt[pos] == codes, order[pos], -1).astype(np.int32)
+
+
+def _square_distances(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """[N, P] squared RGB distances as |c|^2 - 2 c.p + |p|^2, one matrix product; exact for
+    integer colours in float32 (every term is an integer below 2^24)."""
+    c, p = np.asarray(colours, np.float32), np.asarray(palette, np.float32)
+    return np.sum(c * c, 1)[:, None] - 2 * c @ p.T + np.sum(p * p, 1)[None]
 
 
 def merge_palettes(palettes: list[np.ndarray]) -> np.ndarray:
