@@ -240,28 +240,32 @@ def test_white_paper_beside_an_off_white_keeps_its_white():
         np.testing.assert_array_equal(_u8(out.rgb[30:90, 115:150]), truth[30:90, 115:150])
 
 
-def test_a_region_spanning_fills_without_a_line_between_follows_the_warp():
+@pytest.mark.parametrize("thickness, strip", [(2, 80), (9, 96)])
+def test_a_region_spanning_fills_without_a_line_between_follows_the_warp(thickness, strip):
     """Outline-free line art: a square painted A on most of it and B on a strip at its right
     with no line between is one region, which the decision gives A (its main fill). Moved,
     it takes the keys' warped pixels (each part its own colour) instead of A for the whole
-    region."""
+    region. Also where the lines are thick and the strip runs beside one (an arm painted
+    along a body's outline in OpenMoji: its edge is within a line width of the line)."""
     def square(shift: int) -> tuple[np.ndarray, np.ndarray]:
         lines = _canvas()
-        cv2.rectangle(lines, (30 + shift, 20), (110 + shift, 100), 0, 2, cv2.LINE_AA)
+        cv2.rectangle(lines, (30 + shift, 20), (110 + shift, 100), 0, thickness, cv2.LINE_AA)
         color = _paint(lines, [((60, 50 + shift), A)], D)
-        color[22:99, 80 + shift:109 + shift] = B
+        part = np.zeros(lines.shape, bool)
+        part[22:99, strip + shift:109 + shift] = True
+        color[part & (line_art(_px(lines))[1] <= FRINGE)] = B  # up to the line, not over it
         return lines, color
 
     key_lines, key_color = square(0)
     lines, truth = square(14)  # moved too far for any pixel to be carried over
     ref = prepare_reference(key_color, _px(key_lines))
-    assert ref.seams[60, 80] == 255 and ref.seams[60, 50] == 0
+    assert ref.seams[60, strip] == 255 and ref.seams[60, 50] == 0
     mask = line_art(_px(lines))[1]
     key = warp_key(guide(mask), guide(ref.mask), ref.rgb, 1.0, seams=ref.seams)
     grey = np.full(lines.shape + (3,), 0.5, np.float32)
     out = compose(_px(lines), grey, [ref], motion=FrameMotion([key]), mask=mask)
     assert out.sources.get("split") == 1
-    for y, x in ((40, 60), (80, 60), (40, 110), (80, 110)):
+    for y, x in ((40, 60), (80, 60), (40, strip + 16), (80, strip + 16)):  # A, then B
         assert np.abs(_u8(out.rgb[y, x]).astype(int) - truth[y, x]).max() <= 6, (y, x)
 
 

@@ -204,10 +204,10 @@ def prepare_reference(rgb: np.ndarray, line_pixels: np.ndarray | None = None, *,
     ink = _painted_ink(u8, seg, mask, line_pixels)
     return RefCel(u8, mask, seg, filled, palette, code,
                   np.clip(np.rint(mean), 0, 255).astype(np.uint8), features(seg, 2), ink,
-                  _seams(u8, mask, seg.line_width))
+                  _seams(u8, mask))
 
 
-def _seams(rgb: np.ndarray, mask: np.ndarray, width: float) -> np.ndarray:
+def _seams(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Where a painted key changes colour with no line between (uint8, 255 there): the
     boundaries of fills that outline-free line art or a gap in the lines leaves open, so a
     region of an in-between can span several fills."""
@@ -215,8 +215,9 @@ def _seams(rgb: np.ndarray, mask: np.ndarray, width: float) -> np.ndarray:
     # which may be small; a gradient or shading changes by far less over 2 px
     win = np.ones((3, 3), np.uint8)
     step = cv2.morphologyEx(rgb, cv2.MORPH_GRADIENT, win).max(2) > OFF_PALETTE
-    # a drawn line and the fill edges beside it: the paint meets the line within its width
-    r = int(np.ceil(width)) + 1
+    # a drawn line and the fill edges beside it: the window reaches a pixel past the line's
+    # anti-aliased fringe (its mask already holds every pixel the line covers at all)
+    r = 2
     lined = cv2.dilate((mask > FRINGE).astype(np.uint8),
                        cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1,) * 2))
     return np.where(step & (lined == 0), np.uint8(255), np.uint8(0))
