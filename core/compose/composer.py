@@ -579,6 +579,7 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
     far = float(bh + bw)  # no fill of this colour in the box: farther than any
     fills, weights, off_share, cel, allowed = _key_fills(seg, keys, lut, box, grid, lab, step)
     labels = seg.compact(filled=False)[box]
+    in_split = inside.copy()
     inside &= lookup(cel, labels)
     classes = np.flatnonzero(allowed.any(0))
     best = np.full((bh, bw), -np.inf, np.float32)
@@ -610,7 +611,7 @@ def _morph_fills(out: np.ndarray, seg: Segmentation, keys: Sequence[WarpedKey],
         colours = lut.palette[classes]
         painted = colours[choice] if len(colours) > 256 else _coloured(choice, colours)
         region = cv2.copyTo(painted, fill.view(np.uint8), region)
-    out[box] = cv2.copyTo(warped[box], (lookup(split, labels) & ~fill).view(np.uint8), region)
+    out[box] = cv2.copyTo(warped[box], (in_split & ~fill).view(np.uint8), region)
 
 
 def _key_fills(seg: Segmentation, keys: Sequence[WarpedKey], lut: PaletteLUT,
@@ -640,7 +641,7 @@ def _key_fills(seg: Segmentation, keys: Sequence[WarpedKey], lut: PaletteLUT,
         mean = np.bincount(lab.ravel(), k.weight[box][grid].ravel(), seg.n + 1) / count
         weights.append(mean.astype(np.float32)[lab])
         off_share += weights[-1] * off
-        exact += mean * np.bincount(lab[lut.exact(u8) >= 0], minlength=seg.n + 1)
+        exact += mean * np.bincount(lab[dist == 0], minlength=seg.n + 1)  # a fill exactly
         weight += mean * count
         # off-palette paint where the warp holds (elsewhere the flow dragged in what is
         # near), in parts at least a line width wide: the anti-aliased edge between two fills

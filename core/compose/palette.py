@@ -124,23 +124,23 @@ class PaletteLUT:
         d = _square_distances(centres, palette)
         first = np.argmin(d, axis=1)
         best = np.sqrt(np.maximum(d[np.arange(len(d)), first], 0))
-        exact = np.unique(cls.bins(palette))  # at most one bin per fill
-        low = np.arange(1 << 3 * FINE_BITS)
-        mask = (1 << FINE_BITS) - 1
-        within = np.stack([low >> 2 * FINE_BITS & mask, low >> FINE_BITS & mask, low & mask], 1)
-        top = (1 << LUT_BITS) - 1
-        base = np.stack([exact >> 2 * LUT_BITS & top, exact >> LUT_BITS & top, exact & top],
-                        1) << FINE_BITS
+        # each fill's bin (at most one per fill), by its lowest colour, and the bin's 8^3
+        # colours in the order ``nearest`` indexes them (red slowest, as ``bins``)
+        base = np.unique(palette >> FINE_BITS << FINE_BITS, axis=0).astype(np.int32)
+        width = np.arange(1 << FINE_BITS)
+        within = np.stack(np.meshgrid(width, width, width, indexing="ij"), -1).reshape(-1, 3)
         colours = (base[:, None] + within[None]).reshape(-1, 3)
-        fine = np.argmin(_square_distances(colours, palette), axis=1).reshape(len(exact), -1)
-        row[exact] = np.arange(len(exact), dtype=np.int32)
+        fine = np.argmin(_square_distances(colours, palette), axis=1).reshape(len(base), -1)
+        row[cls.bins(base)] = np.arange(len(base), dtype=np.int32)
         return cls(palette, first.astype(np.int16), best.astype(np.float32), row,
                    fine.astype(np.int16))
 
     def nearest(self, u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(nearest palette index, distance to it) of each colour of an (..., 3) uint8 array:
-        exact in the bins that hold a palette colour; elsewhere the bin centre's, at most
-        half a bin's diagonal (7 units) off, which the off-palette test allows for."""
+        exact in the bins that hold a palette colour, so the distance is 0 exactly where the
+        colour is a fill; elsewhere the bin centre's (never 0: centres lie between levels),
+        at most half a bin's diagonal (7 units) off, which the off-palette test allows
+        for."""
         bins = self.bins(u8)
         index, dist = self.index[bins].astype(np.intp), self.dist[bins]
         rows = self.row[bins]
